@@ -1,0 +1,104 @@
+"""The library entry points: check a source text, get diagnostics (never raises on bad input)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from rnnshape.diagnostic import Diagnostic, FileError, TraceLine
+from rnnshape.rules import Context, Finding, all_rules
+from rnnshape.shapes.tracker import Tracker
+
+# A file none of whose rules could fire is not parsed at all.
+_PREFILTER = re.compile(r"LSTM|GRU|RNN|\.eval\(|\.numpy\(|seed\(")
+
+
+@dataclass
+class Settings:
+    select: Optional[set[str]] = None  # None: all rules
+    ignore: set[str] = field(default_factory=set)
+
+    def enabled(self, code: str) -> bool:
+        if code in self.ignore or any(code.startswith(p) for p in self.ignore):
+            return False
+        if self.select is None:
+            return True
+        return code in self.select or any(code.startswith(p) for p in self.select)
+
+
+@dataclass
+class Analysis:
+    module: cst.Module
+    positions: object
+    findings: list[Finding]
+
+
+def parse(text: str, filename: str) -> cst.Module:
+    """Parse or raise FileError with the offending line."""
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise FileError(filename, f"syntax error: {exc.message}", exc.raw_line) from None
+    except (RecursionError, MemoryError):
+        raise FileError(filename, "file too deeply nested to parse") from None
+    except Exception as exc:  # libcst raises a few other types on odd input
+        raise FileError(filename, f"cannot parse: {type(exc).__name__}: {exc}") from None
+
+
+def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Optional[Analysis]:
+    settings = settings or Settings()
+    if not _PREFILTER.search(text):
+        return None
+    module = parse(text, filename)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    facts = Tracker(module).run()
+    ctx = Context(module, facts)
+    findings = []
+    for rule in all_rules():
+        if settings.enabled(rule.code):
+            findings.extend(rule.check(ctx))
+    return Analysis(module, positions, findings)
+
+
+def check_source(text: str, filename: str = "<string>",
+                 settings: Optional[Settings] = None) -> list[Diagnostic]:
+    """Diagnostics for one file's text, sorted by position.  Raises FileError on bad input."""
+    analysis = analyze(text, filename, settings)
+    if analysis is None:
+        return []
+    return to_diagnostics(analysis, text, filename)
+
+
+def to_diagnostics(analysis: Analysis, text: str, filename: str) -> list[Diagnostic]:
+    rules = {r.code: r for r in all_rules()}
+    lines = text.splitlines()
+    out: dict[tuple, Diagnostic] = {}
+    for finding in analysis.findings:
+        rule = rules[finding.code]
+        start = analysis.positions[finding.anchor or finding.node].start
+        end = analysis.positions[finding.node].end
+        key = (finding.code, start.line, start.column)
+        if key in out:
+            continue
+        out[key] = Diagnostic(
+            code=finding.code, name=rule.name, message=finding.message, severity=rule.severity,
+            filename=filename, row=start.line, column=start.column + 1,
+            end_row=end.line, end_column=end.column + 1,
+            trace=[trace_line(analysis, step) for step in finding.trace],
+            source_line=lines[start.line - 1] if start.line - 1 < len(lines) else "",
+        )
+    return sorted(out.values(), key=lambda d: (d.row, d.column, d.code))
+
+
+def trace_line(analysis: Analysis, step) -> TraceLine:
+    text = analysis.module.code_for_node(step.node)
+    text = " ".join(text.split())
+    if len(text) > 60:
+        text = text[:57] + "..."
+    shape = str(step.shape) if step.shape is not None else step.note
+    row = analysis.positions[step.node].start.line
+    return TraceLine(row=row, text=text, shape=shape)

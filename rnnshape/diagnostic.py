@@ -1,0 +1,82 @@
+"""The product of a check: diagnostics with their trace and (optionally) a fix."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace [row:col, end_row:end_col) with ``content``; 1-based rows and columns."""
+
+    row: int
+    column: int
+    end_row: int
+    end_column: int
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: str  # "safe" | "unsafe"
+    message: str
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True)
+class TraceLine:
+    row: int
+    text: str
+    shape: str
+
+
+@dataclass
+class Diagnostic:
+    code: str
+    name: str
+    message: str
+    severity: str
+    filename: str
+    row: int
+    column: int
+    end_row: int
+    end_column: int
+    trace: list[TraceLine] = field(default_factory=list)
+    fix: Optional[Fix] = None
+    cell: Optional[int] = None
+    source_line: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "message": self.message,
+            "severity": self.severity,
+            "filename": self.filename,
+            "cell": self.cell,
+            "location": {"row": self.row, "column": self.column},
+            "end_location": {"row": self.end_row, "column": self.end_column},
+            "fix": None if self.fix is None else {
+                "applicability": self.fix.applicability,
+                "message": self.fix.message,
+                "edits": [
+                    {"location": {"row": e.row, "column": e.column},
+                     "end_location": {"row": e.end_row, "column": e.end_column},
+                     "content": e.content} for e in self.fix.edits],
+            },
+            "trace": [asdict(t) for t in self.trace],
+        }
+
+
+class FileError(Exception):
+    """A file that could not be read or parsed: reported per file, never fatal to a run."""
+
+    def __init__(self, filename: str, message: str, row: Optional[int] = None):
+        super().__init__(message)
+        self.filename = filename
+        self.message = message
+        self.row = row
+
+    def __str__(self) -> str:
+        where = f"{self.filename}:{self.row}" if self.row else self.filename
+        return f"{where}: error: {self.message}"

@@ -1,0 +1,76 @@
+"""Head rules: layers fed by a recurrent module's output."""
+from __future__ import annotations
+
+from rnnshape.rules.base import Context, Rule
+
+
+class HeadSizeMismatch(Rule):
+    code = "RNN004"
+    name = "head-size-mismatch"
+    summary = "Layer fed by recurrent output whose in_features differ from hidden * directions"
+    what = ("Finds an `nn.Linear` fed by a recurrent module's output (directly or through "
+            "indexing, dropout, activations, reshapes that keep the last dim) whose "
+            "`in_features` provably differ from the output's feature size: `hidden_size` times "
+            "2 for a bidirectional module, or `proj_size` for an LSTM with a projection.")
+    why = ("A bidirectional module concatenates both directions, so its output has "
+           "`2 * hidden_size` features.  A head built with `Linear(hidden_size, ...)` fails with "
+           "a matrix-size error as soon as the model runs, typically after the data pipeline has "
+           "already been built and the first epoch started.")
+    fix_note = "Write `in_features` as `2 * <hidden expression>` (or the `proj_size`) of the module."
+    valid = (
+        """import torch
+import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, vocab, hidden_size, classes):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 32)
+        self.rnn = nn.LSTM(32, hidden_size, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(hidden_size * 2, classes)
+
+    def forward(self, tokens):
+        out, _ = self.rnn(self.emb(tokens))
+        return self.fc(out[:, -1, :])
+""",
+    )
+    invalid = (
+        """import torch
+import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, vocab, hidden_size, classes):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 32)
+        self.rnn = nn.LSTM(32, hidden_size, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(hidden_size, classes)  # <- here
+
+    def forward(self, tokens):
+        out, _ = self.rnn(self.emb(tokens))
+        return self.fc(out[:, -1, :])
+""",
+    )
+
+    def check(self, ctx: Context):
+        seen = set()
+        for call in ctx.facts.layer_calls:
+            layer, source = call.layer, call.source
+            in_features = layer.dim("in_features")
+            last = call.shape.last_dim
+            if last is None or in_features.same(last) is not False:
+                continue
+            node = layer.node if layer.node is not None else call.node
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            why = ""
+            if source.flag("bidirectional"):
+                why = " (bidirectional: both directions are concatenated)"
+            elif source.kind == "LSTM" and source.dim("proj_size").value:
+                why = " (the LSTM projects to proj_size)"
+            label = layer.label or "Linear"
+            src_label = source.label or source.kind
+            message = (f"`{label}` has in_features={in_features} but is fed `{src_label}` output "
+                       f"with {last} features{why}")
+            yield self.finding(node, message, call.trace, data={"call": call})

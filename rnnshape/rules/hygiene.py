@@ -1,0 +1,156 @@
+"""Usage hygiene: gradients in evaluation, numpy conversion, seeding."""
+from __future__ import annotations
+
+from rnnshape import torch_api as api
+from rnnshape.rules.base import Context, Rule
+
+
+class EvalWithoutNoGrad(Rule):
+    code = "RNN101"
+    name = "eval-without-no-grad"
+    summary = "Model called in eval mode outside torch.no_grad()/inference_mode()"
+    severity = "warning"
+    what = ("Finds model calls that follow `model.eval()` in the same block (up to the next "
+            "`.train()`), in a region that never calls `backward()`, and that run outside "
+            "`with torch.no_grad()`, `with torch.inference_mode()` or a function decorated with "
+            "`@torch.no_grad()`.  Reported at the first such call.")
+    why = ("`eval()` only switches dropout and batch-norm behaviour; it does not stop autograd.  "
+           "Without `no_grad` every validation step builds a graph it never uses: memory grows "
+           "with the validation set, it runs slower, and `.numpy()` on the outputs fails.")
+    fix_note = "Wrap the evaluation region in `with torch.no_grad():`."
+    valid = (
+        """import torch
+
+
+def evaluate(model, batches):
+    model.eval()
+    with torch.no_grad():
+        for x in batches:
+            y = model(x)
+""",
+        """import torch
+
+
+@torch.no_grad()
+def evaluate(model, batches):
+    model.eval()
+    for x in batches:
+        y = model(x)
+""",
+        """import torch
+
+
+def evaluate(model, batches):
+    model.eval()
+    with torch.inference_mode():
+        return [model(x) for x in batches]
+""",
+    )
+    invalid = (
+        """import torch
+
+
+def evaluate(model, batches):
+    model.eval()
+    total = 0.0
+    for x in batches:
+        y = model(x)  # <- here
+        total += y.sum().item()
+    return total
+""",
+    )
+
+    def check(self, ctx: Context):
+        for region in ctx.facts.eval_regions:
+            if region.has_backward or region.first_call is None:
+                continue
+            if id(region.eval_node) in ctx.facts.no_grad_sites:
+                continue
+            message = (f"`{ctx.text(region.first_call.func)}(...)` runs after "
+                       f"`{region.receiver}.eval()` without `torch.no_grad()`: autograd still "
+                       "records every operation")
+            yield self.finding(region.first_call, message, data={"region": region})
+
+
+class NumpyWithoutDetach(Rule):
+    code = "RNN102"
+    name = "numpy-without-detach"
+    summary = "`.numpy()` on a tensor that can require grad"
+    severity = "warning"
+    what = ("Finds `.numpy()` called on a tensor derived from a module's output or a loss, with "
+            "no `.detach()`/`.data` on the way and outside `no_grad`.")
+    why = ("`Tensor.numpy()` raises `RuntimeError: Can't call numpy() on Tensor that requires "
+           "grad` for any tensor attached to the autograd graph, so the line crashes as soon as "
+           "it runs (often only at the end of training, when the results are printed).")
+    fix_note = "Insert `.detach()` before `.numpy()` (and `.cpu()` when the code moves tensors to a device)."
+    valid = (
+        """import torch
+import torch.nn as nn
+
+net = nn.Linear(4, 2)
+out = net(torch.zeros(3, 4)).detach().numpy()
+with torch.no_grad():
+    out2 = net(torch.zeros(3, 4)).numpy()
+""",
+    )
+    invalid = (
+        """import torch
+import torch.nn as nn
+
+net = nn.Linear(4, 2)
+out = net(torch.zeros(3, 4)).numpy()  # <- here
+""",
+    )
+
+    def check(self, ctx: Context):
+        for call in ctx.facts.numpy_calls:
+            if id(call.node) in ctx.facts.no_grad_sites:
+                continue
+            receiver = ctx.text(call.node.func.value)
+            if len(receiver) > 40:
+                receiver = receiver[:37] + "..."
+            message = (f"`{receiver}` can require grad: `.numpy()` raises unless it is "
+                       "detached first")
+            yield self.finding(call.node, message, call.trace, anchor=call.node.func.attr)
+
+
+class UnseededTorch(Rule):
+    code = "RNN103"
+    name = "unseeded-torch"
+    summary = "numpy/random seeded but torch not"
+    severity = "warning"
+    what = ("Finds a file that imports torch and seeds `numpy.random` or `random` but never "
+            "calls `torch.manual_seed` (or a framework's `seed_everything`/`set_seed`).")
+    why = ("Weight initialisation, dropout masks and DataLoader shuffling draw from torch's own "
+           "generator.  Seeding numpy alone looks reproducible and is not: two runs of the same "
+           "script give different models.")
+    fix_note = "Add `torch.manual_seed(<same seed>)` after the seed call."
+    valid = (
+        """import numpy as np
+import torch
+
+np.random.seed(42)
+torch.manual_seed(42)
+""",
+    )
+    invalid = (
+        """import numpy as np
+import torch
+
+np.random.seed(42)  # <- here
+""",
+    )
+
+    def check(self, ctx: Context):
+        facts = ctx.facts
+        if not facts.imports_torch:
+            return
+        if any(s.qualname in api.TORCH_SEEDS for s in facts.seed_calls):
+            return
+        others = [s for s in facts.seed_calls if s.qualname in api.OTHER_SEEDS]
+        if not others:
+            return
+        first = others[0]
+        message = (f"`{ctx.text(first.node.func)}` is seeded but torch is not: weights, dropout "
+                   "and shuffling stay random")
+        yield self.finding(first.node, message, data={"seed": first})

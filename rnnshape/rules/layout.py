@@ -1,0 +1,256 @@
+"""Layout rules: the order and size of a recurrent module's input."""
+from __future__ import annotations
+
+from typing import Optional
+
+from rnnshape.rules.base import Context, Rule
+from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Shape
+from rnnshape.shapes.facts import RecurrentCall
+
+
+def expected_roles(batch_first: bool) -> tuple[str, str, str]:
+    return (BATCH, TIME, FEATURE) if batch_first else (TIME, BATCH, FEATURE)
+
+
+def input_roles(call: RecurrentCall) -> Optional[list[Optional[str]]]:
+    """The roles of the input's dims, with what ``input_size`` proves added in."""
+    dims = call.shape.dims
+    if dims is None or len(dims) != 3:
+        return None
+    roles = [d.role for d in dims]
+    input_size = call.module.dim("input_size")
+    last_same = dims[2].same(input_size)
+    if last_same is True:
+        roles[2] = FEATURE
+    elif last_same is False:
+        matches = [i for i in (0, 1) if dims[i].same(input_size) is True]
+        if len(matches) == 1:
+            roles[matches[0]] = FEATURE
+            if roles[2] == FEATURE:
+                roles[2] = None
+    return roles
+
+
+def layout_conflict(call: RecurrentCall) -> Optional[tuple[list, tuple]]:
+    """(roles, expected) when the input is provably in the wrong order, else None."""
+    batch_first = call.module.flag("batch_first")
+    if batch_first is None:
+        return None
+    roles = input_roles(call)
+    if roles is None:
+        return None
+    known = [r for r in roles if r is not None]
+    if len(known) != len(set(known)):
+        return None  # two dims claim one meaning: the evidence is muddled
+    expected = expected_roles(batch_first)
+    if any(r is not None and r != e for r, e in zip(roles, expected)):
+        return roles, expected
+    return None
+
+
+def complete(roles: list) -> list:
+    """Fill in the one missing role when the other two are known."""
+    missing = [i for i, r in enumerate(roles) if r is None]
+    if len(missing) == 1:
+        rest = {BATCH, TIME, FEATURE} - set(roles)
+        if len(rest) == 1:
+            roles = list(roles)
+            roles[missing[0]] = rest.pop()
+    return roles
+
+
+def describe_expected(call: RecurrentCall, expected) -> str:
+    size = call.module.dim("input_size")
+    names = [f"{size}" if r == FEATURE and size.known else r for r in expected]
+    return "(" + ", ".join(names) + ")"
+
+
+def correct_permutation(call: RecurrentCall, roles, expected) -> Optional[tuple[int, ...]]:
+    """The permutation of the layout op's *input* that gives the expected order."""
+    op = call.layout_op
+    if op is None or op.after != call.shape or op.before.dims is None:
+        return None
+    roles = complete(roles)
+    if None in roles:
+        return None
+    before_roles: list = [None] * len(op.perm)
+    for i, src in enumerate(op.perm):
+        before_roles[src] = roles[i]
+    return tuple(before_roles.index(r) for r in expected)
+
+
+class LayoutMismatch(Rule):
+    code = "RNN001"
+    name = "layout-mismatch"
+    summary = "Recurrent input whose dims are in the wrong order for the module's batch_first"
+    what = ("Finds the input of an `nn.LSTM`/`nn.GRU`/`nn.RNN` whose dimensions are provably in "
+            "the wrong order: batch and time swapped for the module's `batch_first` setting, or "
+            "the feature dimension not last.  It is reported at the `permute`/`transpose` that "
+            "produced the order, or at the recurrent call when no layout op did.")
+    why = ("A default recurrent module reads `(time, batch, feature)`; with `batch_first=True` "
+           "it reads `(batch, time, feature)`.  A feature dim in the wrong place crashes with a "
+           "size error at best.  Swapped batch and time do not crash at all: the model trains "
+           "on every batch as if it were one long sequence, and learns the wrong thing.")
+    fix_note = ("Rewrite the offending `permute` to the order the module expects (safe), or with "
+                "`fix --batch-first` switch the module to `batch_first=True`.")
+    valid = (
+        """import torch
+import torch.nn as nn
+
+seq_len, batch_size, vocab_size = 12, 4, 30
+lstm = nn.LSTM(vocab_size, 50)
+x = torch.zeros(batch_size, seq_len, vocab_size)
+out, (h, c) = lstm(x.permute(1, 0, 2))
+""",
+        """import torch
+from torch import nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, channels, hidden):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, 64, kernel_size=3, padding=1)
+        self.rnn = nn.GRU(64, hidden, batch_first=True)
+
+    def forward(self, x):
+        feats = self.conv(x)
+        out, h = self.rnn(feats.transpose(1, 2))
+        return out
+
+
+model = Tagger(8, 32)
+y = model(torch.randn(16, 8, 100))
+""",
+    )
+    invalid = (
+        """import numpy as np
+import torch
+import torch.nn as nn
+
+
+def one_hot_encode_sequence(sequence, vocab_size):
+    encoding = np.array([np.zeros(vocab_size) for word in sequence])
+    return encoding.reshape(1, len(sequence), vocab_size)
+
+
+vocab_size = 30
+lstm = nn.LSTM(input_size=vocab_size, hidden_size=50)
+x = torch.Tensor(one_hot_encode_sequence(["a", "b"], vocab_size))
+x = x.permute(0, 2, 1)  # <- here
+out, _ = lstm(x)
+""",
+        """import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torch.nn import GRU as G
+
+features = torch.randn(1000, 20, 8)
+labels = torch.randn(1000)
+loader = DataLoader(TensorDataset(features, labels), batch_size=32)
+rnn = G(8, 16)
+for xb, yb in loader:
+    out, h = rnn(xb)  # <- here
+""",
+        """import torch
+from torch import nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, channels, hidden):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, 64, kernel_size=3, padding=1)
+        self.rnn = nn.GRU(64, hidden, batch_first=True)
+
+    def forward(self, x):
+        feats = self.conv(x)
+        out, h = self.rnn(feats)  # <- here
+        return out
+
+
+model = Tagger(8, 32)
+y = model(torch.randn(16, 8, 100))
+""",
+    )
+
+    def check(self, ctx: Context):
+        for call in ctx.facts.recurrent_calls:
+            conflict = layout_conflict(call)
+            if conflict is None:
+                continue
+            roles, expected = conflict
+            module = call.module
+            label = module.label or module.kind
+            shown = _with_roles(call.shape, roles)
+            want = describe_expected(call, expected)
+            bf = module.flag("batch_first")
+            op = call.layout_op if call.layout_op is not None and call.layout_op.after == call.shape else None
+            data = {"call": call, "roles": roles, "expected": expected,
+                    "permutation": correct_permutation(call, roles, expected)}
+            if op is not None:
+                message = (f"`{ctx.text(op.node.func.attr) if hasattr(op.node.func, 'attr') else 'permute'}"
+                           f"` gives {shown}, but `{label}` ({module.kind}, batch_first={bf}) "
+                           f"expects {want}")
+                yield self.finding(op.node, message, call.trace, anchor=_attr_of(op.node), data=data)
+            else:
+                message = (f"`{label}` ({module.kind}, batch_first={bf}) expects {want} but is "
+                           f"given {shown}")
+                yield self.finding(call.node, message, call.trace, data=data)
+
+
+def _attr_of(node):
+    func = getattr(node, "func", None)
+    return getattr(func, "attr", None)
+
+
+def _with_roles(shape: Shape, roles) -> str:
+    dims = shape.dims or ()
+    parts = []
+    for dim, role in zip(dims, roles):
+        parts.append(f"{dim}[{role}]" if role else str(dim))
+    return "(" + ", ".join(parts) + ")"
+
+
+class InputSizeMismatch(Rule):
+    code = "RNN002"
+    name = "input-size-mismatch"
+    summary = "Last dim of a recurrent input provably differs from input_size"
+    what = ("Finds a call of a recurrent module whose input's last dimension is provably "
+            "different from the module's `input_size` (and no other dim of the input matches, "
+            "which would be a layout mismatch instead).")
+    why = ("PyTorch raises `RuntimeError: input.size(-1) must be equal to input_size` on the "
+           "first batch: the model cannot run.  Usually the wrong constant was passed to the "
+           "constructor, or an embedding/feature size changed in one place only.")
+    valid = (
+        """import torch
+import torch.nn as nn
+
+emb = nn.Embedding(1000, 64)
+rnn = nn.LSTM(64, 128, batch_first=True)
+tokens = torch.zeros(8, 20, dtype=torch.long)
+out, _ = rnn(emb(tokens))
+""",
+    )
+    invalid = (
+        """import torch
+import torch.nn as nn
+
+emb = nn.Embedding(1000, 64)
+rnn = nn.LSTM(100, 128, batch_first=True)
+tokens = torch.zeros(8, 20, dtype=torch.long)
+out, _ = rnn(emb(tokens))  # <- here
+""",
+    )
+
+    def check(self, ctx: Context):
+        for call in ctx.facts.recurrent_calls:
+            dims = call.shape.dims
+            if dims is None or len(dims) not in (2, 3) or layout_conflict(call) is not None:
+                continue
+            size = call.module.dim("input_size")
+            if dims[-1].same(size) is not False:
+                continue
+            if any(d.same(size) is True for d in dims[:-1]):
+                continue  # the feature is elsewhere: a layout question, not a size one
+            label = call.module.label or call.module.kind
+            message = (f"`{label}` has input_size={size} but its input {call.shape} ends in "
+                       f"{dims[-1]}")
+            yield self.finding(call.node, message, call.trace)

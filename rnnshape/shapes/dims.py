@@ -1,0 +1,213 @@
+"""Symbolic dimensions and shapes.
+
+A dimension is a polynomial over positive integer symbols with integer coefficients
+(``2*hidden_size``, ``len(sequence)``, ``50``) or unknown.  Keeping polynomials instead
+of opaque text lets us *prove* that ``2*hidden`` differs from ``hidden`` without knowing
+``hidden``: every symbol stands for a size, so it is at least 1.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+BATCH, TIME, FEATURE = "batch", "time", "feature"
+
+Monomial = tuple[str, ...]  # sorted symbol names; () is the constant term
+
+# Names that show what a size means.  Matching is on whole words of snake/camel case,
+# so ``embedding_dim`` is a feature and ``max_len`` a time, while ``b`` means nothing.
+_ROLE_WORDS = {
+    BATCH: {"batch", "bs", "bsz", "nbatch", "batchsize", "batch_size", "n_batch", "num_batch"},
+    TIME: {"seq", "sequence", "sequences", "len", "length", "lengths", "time", "timesteps", "steps",
+           "step", "window", "sentence", "text", "tokens", "words", "chars", "seqlen", "seq_len",
+           "horizon", "lookback", "frames", "maxlen", "max_len", "t"},
+    FEATURE: {"vocab", "embed", "embedding", "emb", "hidden", "input", "feature", "features",
+              "feat", "dim", "channels", "chan", "size", "units", "d", "nfeat", "n_features",
+              "input_size", "hidden_size", "in", "classes", "vocabulary", "num_features", "ninp",
+              "nhid", "ntoken", "ntokens"},
+}
+# When several words match, the more specific meaning wins (``seq_feature_dim`` is a feature,
+# ``batch_len`` a batch): check in this order.
+_ROLE_ORDER = (BATCH, FEATURE, TIME)
+
+
+def role_from_name(name: str) -> Optional[str]:
+    text = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    words = [w for w in re.split(r"[^a-z0-9]+", text) if w]
+    if not words:
+        return None
+    # ``len(x)`` names the length of x: its role is that of a sequence length unless x is batchy.
+    if text.startswith("len(") or text.startswith("len "):
+        inner = role_from_name(text[4:].rstrip(")"))
+        return inner if inner == BATCH else TIME
+    words_set = set(words) | {"_".join(words)}
+    # ``size`` alone is too vague; it only counts next to another feature word.
+    if words_set & _ROLE_WORDS[BATCH]:
+        return BATCH
+    if words_set & (_ROLE_WORDS[TIME] - {"len", "t", "length"}):
+        return TIME
+    strong_feature = _ROLE_WORDS[FEATURE] - {"size", "d", "in", "input", "dim"}
+    if words_set & strong_feature:
+        return FEATURE
+    if words_set & {"len", "length", "lengths"}:
+        return TIME
+    if "dim" in words_set and len(words) > 1:
+        return FEATURE
+    return None
+
+
+def _poly_from(items: Iterable[tuple[Monomial, int]]) -> tuple[tuple[Monomial, int], ...]:
+    acc: dict[Monomial, int] = {}
+    for mono, coeff in items:
+        acc[mono] = acc.get(mono, 0) + coeff
+    return tuple(sorted((m, c) for m, c in acc.items() if c != 0))
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One dimension.  ``poly`` None means unknown; ``role`` never takes part in equality."""
+
+    poly: Optional[tuple[tuple[Monomial, int], ...]]
+    role: Optional[str] = field(default=None, compare=False)
+    origin: Optional[str] = field(default=None, compare=False)  # why the role, for traces
+
+    # -- construction -------------------------------------------------------------------------
+    @staticmethod
+    def const(value: int, role: Optional[str] = None, origin: Optional[str] = None) -> "Dim":
+        return Dim(_poly_from([((), int(value))]), role, origin)
+
+    @staticmethod
+    def sym(name: str, role: Optional[str] = None, origin: Optional[str] = None) -> "Dim":
+        if role is None:
+            role = role_from_name(name)
+        return Dim(((((name,), 1)),), role, origin)
+
+    @staticmethod
+    def unknown(role: Optional[str] = None, origin: Optional[str] = None) -> "Dim":
+        return Dim(None, role, origin)
+
+    def with_role(self, role: Optional[str], origin: Optional[str] = None) -> "Dim":
+        return Dim(self.poly, role, origin if role else None)
+
+    # -- queries ------------------------------------------------------------------------------
+    @property
+    def known(self) -> bool:
+        return self.poly is not None
+
+    @property
+    def value(self) -> Optional[int]:
+        """The integer when the dim is a constant."""
+        if self.poly is None:
+            return None
+        if not self.poly:
+            return 0
+        if len(self.poly) == 1 and self.poly[0][0] == ():
+            return self.poly[0][1]
+        return None
+
+    def same(self, other: "Dim") -> Optional[bool]:
+        """True when provably equal, False when provably different, None when unknown."""
+        if self.poly is None or other.poly is None:
+            return None
+        if self.poly == other.poly:
+            return True
+        diff = _poly_from(list(self.poly) + [(m, -c) for m, c in other.poly])
+        # All symbols are sizes (>= 1), so a difference whose terms all have one sign is
+        # never zero: ``2*h - h = h > 0``, ``h + 1 - h = 1``.
+        signs = {c > 0 for _, c in diff}
+        if len(signs) == 1:
+            return False
+        return None
+
+    # -- arithmetic -----------------------------------------------------------------------
+    def __add__(self, other: "Dim") -> "Dim":
+        if self.poly is None or other.poly is None:
+            return Dim.unknown()
+        return Dim(_poly_from(list(self.poly) + list(other.poly)))
+
+    def __sub__(self, other: "Dim") -> "Dim":
+        if self.poly is None or other.poly is None:
+            return Dim.unknown()
+        return Dim(_poly_from(list(self.poly) + [(m, -c) for m, c in other.poly]))
+
+    def __mul__(self, other: "Dim") -> "Dim":
+        if self.poly is None or other.poly is None:
+            return Dim.unknown()
+        terms = []
+        for m1, c1 in self.poly:
+            for m2, c2 in other.poly:
+                terms.append((tuple(sorted(m1 + m2)), c1 * c2))
+        role = self.role if other.value is not None else (other.role if self.value is not None else None)
+        return Dim(_poly_from(terms), role)
+
+    def floordiv(self, other: "Dim") -> "Dim":
+        a, b = self.value, other.value
+        if a is not None and b:
+            return Dim.const(a // b)
+        if b is not None and b > 0 and self.poly is not None and all(c % b == 0 for _, c in self.poly):
+            return Dim(tuple((m, c // b) for m, c in self.poly), self.role)
+        if self.poly is not None and other.poly is not None:
+            return Dim.sym(f"({self}) // ({other})")
+        return Dim.unknown()
+
+    # -- display --------------------------------------------------------------------------
+    def __str__(self) -> str:
+        if self.poly is None:
+            return "?"
+        if not self.poly:
+            return "0"
+        parts = []
+        for mono, coeff in sorted(self.poly, key=lambda t: (len(t[0]) == 0, t[0])):
+            body = "*".join(mono)
+            if not mono:
+                parts.append(str(coeff))
+            elif coeff == 1:
+                parts.append(body)
+            elif coeff == -1:
+                parts.append("-" + body)
+            else:
+                parts.append(f"{coeff}*{body}")
+        text = " + ".join(parts).replace("+ -", "- ")
+        return text
+
+    def describe(self) -> str:
+        return f"{self}[{self.role}]" if self.role else str(self)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A tuple of dims, or unknown rank.  Unknown rank may still know its last dim."""
+
+    dims: Optional[tuple[Dim, ...]]
+    last: Optional[Dim] = None  # only meaningful when dims is None
+
+    @staticmethod
+    def of(*dims: Dim) -> "Shape":
+        return Shape(tuple(dims))
+
+    @staticmethod
+    def unknown(last: Optional[Dim] = None) -> "Shape":
+        return Shape(None, last)
+
+    @property
+    def rank(self) -> Optional[int]:
+        return None if self.dims is None else len(self.dims)
+
+    @property
+    def last_dim(self) -> Optional[Dim]:
+        if self.dims is not None:
+            return self.dims[-1] if self.dims else None
+        return self.last
+
+    def __str__(self) -> str:
+        if self.dims is None:
+            return f"(..., {self.last.describe()})" if self.last is not None else "(?)"
+        inner = ", ".join(d.describe() for d in self.dims)
+        return f"({inner},)" if len(self.dims) == 1 else f"({inner})"
+
+
+def normalize_axis(axis: int, rank: int) -> Optional[int]:
+    if -rank <= axis < rank:
+        return axis % rank
+    return None

@@ -1,0 +1,148 @@
+"""What the tracker records for the rules.  Rules read these; they never walk the tree."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import libcst as cst
+
+from rnnshape.shapes.dims import Dim, Shape
+
+
+@dataclass(frozen=True)
+class Span:
+    row: int
+    col: int
+    end_row: int
+    end_col: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link of a shape trace: the expression, and the shape it produced."""
+
+    node: cst.CSTNode
+    shape: Optional[Shape]
+    note: str = ""
+
+
+@dataclass
+class ModuleInfo:
+    """An ``nn.*`` module construction and its configuration (dims, bools, floats, or None)."""
+
+    kind: str
+    cfg: dict[str, Any]
+    node: Optional[cst.Call]
+    label: str = ""  # how the code names it: ``self.lstm``
+
+    def dim(self, key: str) -> Dim:
+        value = self.cfg.get(key)
+        return value if isinstance(value, Dim) else Dim.unknown()
+
+    def flag(self, key: str) -> Optional[bool]:
+        value = self.cfg.get(key)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, Dim) and value.value is not None:
+            return bool(value.value)
+        return None
+
+    @property
+    def directions(self) -> Optional[int]:
+        bidir = self.flag("bidirectional")
+        return None if bidir is None else (2 if bidir else 1)
+
+    @property
+    def out_size(self) -> Dim:
+        """Last dim of the recurrent output: ``hidden`` (or ``proj_size``) times directions."""
+        size = self.dim("hidden_size")
+        proj = self.cfg.get("proj_size")
+        if self.kind == "LSTM" and isinstance(proj, Dim):
+            if proj.value is None:
+                return Dim.unknown()
+            if proj.value > 0:
+                size = proj
+        dirs = self.directions
+        if dirs is None:
+            return Dim.unknown()
+        return (size * Dim.const(dirs)).with_role("feature")
+
+    def signature(self) -> str:
+        keys = {"LSTM": ("input_size", "hidden_size", "batch_first", "bidirectional"),
+                "Linear": ("in_features", "out_features")}.get(self.kind)
+        if keys is None:
+            keys = ("input_size", "hidden_size", "batch_first", "bidirectional")
+        parts = []
+        for key in keys:
+            if key not in self.cfg:
+                continue
+            value = self.cfg[key]
+            if isinstance(value, bool) and key == "bidirectional" and not value:
+                continue
+            parts.append(f"{key}={value}")
+        return f"{self.kind}({', '.join(parts)})"
+
+
+@dataclass
+class LayoutOp:
+    node: cst.Call
+    before: Shape
+    after: Shape
+    perm: tuple[int, ...]  # after[i] = before[perm[i]]
+    receiver: cst.BaseExpression
+
+
+@dataclass
+class RecurrentCall:
+    node: cst.Call
+    module: ModuleInfo
+    shape: Shape
+    trace: tuple[Step, ...]
+    layout_op: Optional[LayoutOp]
+
+
+@dataclass
+class LayerCall:
+    """A Linear fed by (something derived from) a recurrent module's output."""
+
+    node: cst.Call
+    layer: ModuleInfo
+    source: ModuleInfo
+    shape: Shape
+    trace: tuple[Step, ...]
+
+
+@dataclass
+class EvalRegion:
+    eval_node: cst.Call
+    receiver: str
+    has_backward: bool = False
+    first_call: Optional[cst.Call] = None  # first model call outside no_grad
+
+
+@dataclass
+class NumpyCall:
+    node: cst.Call
+    trace: tuple[Step, ...]
+    device_moves: bool = False
+
+
+@dataclass
+class SeedCall:
+    qualname: str
+    node: cst.Call
+    stmt: Optional[cst.SimpleStatementLine]
+    seed: Optional[str]
+
+
+@dataclass
+class Facts:
+    recurrent_calls: list[RecurrentCall] = field(default_factory=list)
+    layer_calls: list[LayerCall] = field(default_factory=list)
+    eval_regions: list[EvalRegion] = field(default_factory=list)
+    numpy_calls: list[NumpyCall] = field(default_factory=list)
+    seed_calls: list[SeedCall] = field(default_factory=list)
+    imports_torch: bool = False
+    moves_to_device: bool = False
+    # Sites seen at least once under no_grad: a finding there is not proven.
+    no_grad_sites: set[int] = field(default_factory=set)

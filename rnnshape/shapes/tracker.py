@@ -1,0 +1,871 @@
+"""An abstract interpreter over one module that follows tensor shapes.
+
+It runs the module body in order, binds names to abstract values (``values.py``), walks into
+``forward`` when a module instance is called and into local helpers when they are called, and
+records facts (``facts.py``) for the rules.  Both branches of an ``if`` run and are joined;
+loop bodies run once.  Whatever it does not understand becomes unknown, and unknown never
+produces a finding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
+
+import libcst as cst
+
+from rnnshape import torch_api as api
+from rnnshape.shapes import ops
+from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, role_from_name
+from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, ModuleInfo, NumpyCall,
+                                   RecurrentCall, SeedCall)
+from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, FuncV, InstV, IntV, ListV, Lit,
+                                    LoaderV, ModV, PackedV, Ref, TensorV, TupleV, same_value)
+
+MAX_DEPTH = 6
+MAX_STEPS = 60_000  # statements interpreted per file, so one file cannot stall a run
+
+
+class Budget(Exception):
+    pass
+
+
+class Scope:
+    __slots__ = ("vars", "parent")
+
+    def __init__(self, parent: Optional["Scope"] = None, vars: Optional[dict] = None):
+        self.vars = vars if vars is not None else {}
+        self.parent = parent
+
+    def lookup(self, name: str):
+        scope = self
+        while scope is not None:
+            if name in scope.vars:
+                return scope.vars[name], True
+            scope = scope.parent
+        return None, False
+
+
+@dataclass
+class Frame:
+    scope: Scope
+    no_grad: bool = False
+    depth: int = 0
+    returns: list = field(default_factory=list)
+    func: Optional[FuncV] = None
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _int_literal(node: cst.BaseExpression) -> Optional[int]:
+    if isinstance(node, cst.Integer):
+        return int(node.value, 0)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _int_literal(node.expression)
+        return -inner if inner is not None else None
+    return None
+
+
+class Tracker:
+    def __init__(self, module: cst.Module):
+        self.module = module
+        self.facts = Facts()
+        self.steps = 0
+        self.module_scope = Scope()
+        self.visited_funcs: set[int] = set()
+        self.classes: list[ClassV] = []
+        self.instantiated: set[int] = set()
+        self.summaries: dict[tuple, Any] = {}
+        self.active: list[int] = []  # functions on the abstract call stack
+        self.regions: list[EvalRegion] = []
+        self.region_sites: dict[int, EvalRegion] = {}
+        self.seen_numpy: dict[int, NumpyCall] = {}
+        self.seen_recurrent: dict[tuple, RecurrentCall] = {}
+        self.seen_layer: dict[tuple, LayerCall] = {}
+        self.funcs: list[FuncV] = []
+
+    # ------------------------------------------------------------------ entry point
+    def run(self) -> Facts:
+        frame = Frame(self.module_scope)
+        try:
+            self.exec_block(self.module.body, frame)
+            # Code nobody calls in this file (library classes, train() functions) is still
+            # analysed, with unknown arguments.
+            for cls in list(self.classes):
+                if id(cls) not in self.instantiated and cls.is_module:
+                    self.instantiate(cls, [], {}, frame, label="self")
+            for func in list(self.funcs):
+                if id(func.node) not in self.visited_funcs:
+                    self.call_function(func, [], {}, frame, bound=None, unknown_args=True)
+        except (Budget, RecursionError):
+            pass
+        for region in self.region_sites.values():
+            self.facts.eval_regions.append(region)
+        self.facts.numpy_calls.extend(self.seen_numpy.values())
+        self.facts.recurrent_calls.extend(self.seen_recurrent.values())
+        self.facts.layer_calls.extend(self.seen_layer.values())
+        return self.facts
+
+    def tick(self):
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise Budget()
+
+    # ------------------------------------------------------------------ statements
+    def exec_block(self, stmts, frame: Frame):
+        opened = []
+        for stmt in stmts:
+            self.tick()
+            region = self.eval_marker(stmt)
+            if region == "train":
+                self.close_regions(opened)
+                opened = []
+            self.exec_stmt(stmt, frame)
+            if isinstance(region, EvalRegion):
+                if frame.no_grad:
+                    self.facts.no_grad_sites.add(id(region.eval_node))
+                key = id(region.eval_node)
+                if key not in self.region_sites:
+                    self.region_sites[key] = region
+                    self.regions.append(region)
+                    opened.append(region)
+                else:
+                    existing = self.region_sites[key]
+                    self.regions.append(existing)
+                    opened.append(existing)
+        self.close_regions(opened)
+
+    def close_regions(self, opened):
+        for region in opened:
+            if region in self.regions:
+                self.regions.remove(region)
+
+    def eval_marker(self, stmt):
+        """``x.eval()`` opens an evaluation region, ``x.train()`` closes it."""
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        expr = stmt.body[0]
+        if not isinstance(expr, cst.Expr) or not isinstance(expr.value, cst.Call):
+            return None
+        call = expr.value
+        if not isinstance(call.func, cst.Attribute):
+            return None
+        name = call.func.attr.value
+        if name == "eval" and not call.args:
+            return EvalRegion(call, self.module.code_for_node(call.func.value))
+        if name == "train":
+            return "train"
+        return None
+
+    def exec_stmt(self, stmt, frame: Frame):
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self.exec_small(small, frame, stmt)
+        elif isinstance(stmt, cst.FunctionDef):
+            func = FuncV(stmt, frame.scope)
+            self.funcs.append(func)
+            frame.scope.vars[stmt.name.value] = func
+            for deco in stmt.decorators:
+                self.eval(deco.decorator, frame)
+        elif isinstance(stmt, cst.ClassDef):
+            self.exec_class(stmt, frame)
+        elif isinstance(stmt, cst.If):
+            self.eval(stmt.test, frame)
+            self.exec_branches([stmt.body.body, self.orelse_body(stmt.orelse)], frame)
+        elif isinstance(stmt, cst.For):
+            iterable = self.eval(stmt.iter, frame)
+            self.bind_target(stmt.target, self.iter_elem(iterable, stmt.iter), frame)
+            self.exec_block(stmt.body.body, frame)
+            if stmt.orelse:
+                self.exec_block(stmt.orelse.body.body, frame)
+        elif isinstance(stmt, cst.While):
+            self.eval(stmt.test, frame)
+            self.exec_block(stmt.body.body, frame)
+            if stmt.orelse:
+                self.exec_block(stmt.orelse.body.body, frame)
+        elif isinstance(stmt, cst.With):
+            self.exec_with(stmt, frame)
+        elif isinstance(stmt, cst.Try):
+            self.exec_block(stmt.body.body, frame)
+            for handler in stmt.handlers:
+                if handler.name and isinstance(handler.name.name, cst.Name):
+                    frame.scope.vars[handler.name.name.value] = None
+                self.exec_block(handler.body.body, frame)
+            if stmt.orelse:
+                self.exec_block(stmt.orelse.body.body, frame)
+            if stmt.finalbody:
+                self.exec_block(stmt.finalbody.body.body, frame)
+        elif hasattr(stmt, "body") and hasattr(stmt.body, "body"):
+            # match, try-star and anything newer: run the body, learn nothing from the head
+            self.exec_block(stmt.body.body, frame)
+
+    @staticmethod
+    def orelse_body(orelse):
+        if orelse is None:
+            return []
+        if isinstance(orelse, cst.If):
+            return [orelse]
+        return orelse.body.body
+
+    def exec_branches(self, branches, frame: Frame):
+        base = dict(frame.scope.vars)
+        results = []
+        for body in branches:
+            frame.scope.vars = dict(base)
+            self.exec_block(body, frame)
+            results.append(frame.scope.vars)
+        merged = dict(base)
+        names = set().union(*[r.keys() for r in results])
+        for name in names:
+            vals = [r.get(name, base.get(name)) for r in results]
+            first = vals[0]
+            merged[name] = first if all(same_value(first, v) for v in vals[1:]) else None
+        frame.scope.vars = merged
+
+    def exec_with(self, stmt: cst.With, frame: Frame):
+        no_grad = frame.no_grad
+        for item in stmt.items:
+            value = self.eval(item.item, frame)
+            if self.is_no_grad(item.item, value):
+                no_grad = True
+            if item.asname is not None:
+                self.bind_target(item.asname.name, None, frame)
+        saved = frame.no_grad
+        frame.no_grad = no_grad
+        try:
+            self.exec_block(stmt.body.body, frame)
+        finally:
+            frame.no_grad = saved
+
+    def is_no_grad(self, node, value) -> bool:
+        call_qual = None
+        if isinstance(node, cst.Call):
+            func_val = self.eval_quiet(node.func)
+            call_qual = func_val.qualname if isinstance(func_val, Ref) else None
+            if call_qual == "torch.set_grad_enabled":
+                return bool(node.args) and isinstance(node.args[0].value, cst.Name) and \
+                    node.args[0].value.value == "False"
+            if call_qual == "torch.inference_mode" and node.args:
+                arg = node.args[0].value
+                return not (isinstance(arg, cst.Name) and arg.value == "False")
+        elif isinstance(value, Ref):
+            call_qual = value.qualname
+        return call_qual in api.NO_GRAD_CONTEXTS
+
+    def exec_class(self, node: cst.ClassDef, frame: Frame):
+        bases = [self.eval(arg.value, frame) for arg in node.bases]
+        is_module = any(
+            (isinstance(b, Ref) and (api.is_nn_module_base(b.qualname) or api.nn_class(b.qualname)))
+            or (isinstance(b, ClassV) and b.is_module) for b in bases)
+        cls = ClassV(node, frame.scope, is_module)
+        for base in bases:
+            if isinstance(base, ClassV):
+                cls.methods.update(base.methods)
+                cls.class_attrs.update(base.class_attrs)
+        body_scope = Scope(frame.scope)
+        body_frame = Frame(body_scope, frame.no_grad, frame.depth)
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                func = FuncV(stmt, frame.scope, owner=cls)
+                cls.methods[stmt.name.value] = func
+                self.funcs.append(func)
+            else:
+                self.exec_stmt(stmt, body_frame)
+        cls.class_attrs.update(body_scope.vars)
+        frame.scope.vars[node.name.value] = cls
+        self.classes.append(cls)
+
+    def exec_small(self, small, frame: Frame, line):
+        if isinstance(small, cst.Assign):
+            value = self.eval(small.value, frame)
+            for target in small.targets:
+                self.bind_target(target.target, value, frame)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.bind_target(small.target, self.eval(small.value, frame), frame)
+        elif isinstance(small, cst.AugAssign):
+            right = self.eval(small.value, frame)
+            left = self.eval(small.target, frame)
+            self.bind_target(small.target, ops.binary(left, right, small.operator), frame)
+        elif isinstance(small, cst.Expr):
+            self.eval(small.value, frame, line=line)
+        elif isinstance(small, cst.Return):
+            frame.returns.append(self.eval(small.value, frame) if small.value else Lit(None))
+        elif isinstance(small, cst.Import):
+            for alias in small.names:
+                full = dotted(alias.name)
+                if full is None:
+                    continue
+                if full == "torch" or full.startswith("torch."):
+                    self.facts.imports_torch = True
+                if alias.asname is not None:
+                    frame.scope.vars[alias.asname.name.value] = Ref(full)
+                else:
+                    top = full.split(".")[0]
+                    frame.scope.vars[top] = Ref(top)
+        elif isinstance(small, cst.ImportFrom):
+            mod = dotted(small.module) if small.module is not None else None
+            if mod is None or small.relative:
+                names = small.names if not isinstance(small.names, cst.ImportStar) else []
+                for alias in names:
+                    frame.scope.vars[(alias.asname.name if alias.asname else alias.name).value] = None
+                return
+            if mod == "torch" or mod.startswith("torch."):
+                self.facts.imports_torch = True
+            if isinstance(small.names, cst.ImportStar):
+                return
+            for alias in small.names:
+                name = dotted(alias.name)
+                bound = alias.asname.name.value if alias.asname else name
+                frame.scope.vars[bound] = Ref(f"{mod}.{name}")
+        elif isinstance(small, (cst.Global, cst.Nonlocal, cst.Pass, cst.Break, cst.Continue)):
+            pass
+        elif isinstance(small, cst.Del):
+            pass
+        elif isinstance(small, (cst.Raise, cst.Assert)):
+            pass
+
+    # ------------------------------------------------------------------ binding
+    def bind_target(self, target, value, frame: Frame):
+        if isinstance(target, cst.Name):
+            if isinstance(value, IntV):
+                if value.fresh:
+                    value = IntV(Dim.sym(target.value), False)
+                elif value.dim.role is None and value.dim.known:
+                    role = role_from_name(target.value)
+                    if role:
+                        value = IntV(value.dim.with_role(role, f"named {target.value}"))
+            if isinstance(value, InstV) and not value.label:
+                value.label = target.value
+            if isinstance(value, ModV) and not value.info.label:
+                value.info.label = target.value
+            frame.scope.vars[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = target.elements
+            items = self.unpack(value, len(elements))
+            for element, item in zip(elements, items):
+                if isinstance(element, cst.StarredElement):
+                    self.bind_target(element.value, None, frame)
+                else:
+                    self.bind_target(element.value, item, frame)
+        elif isinstance(target, cst.Attribute):
+            base = self.eval_quiet(target.value)
+            if isinstance(base, InstV):
+                name = target.attr.value
+                if isinstance(value, IntV) and value.fresh:
+                    value = IntV(Dim.sym(f"{dotted(target) or name}"), False)
+                if isinstance(value, ModV) and not value.info.label:
+                    value.info.label = dotted(target) or name
+                base.attrs[name] = value
+        elif isinstance(target, cst.Subscript):
+            self.eval(target.value, frame)
+
+    @staticmethod
+    def unpack(value, count: int) -> list:
+        if isinstance(value, TupleV) and len(value.items) == count:
+            return list(value.items)
+        if isinstance(value, ListV):
+            return [value.elem] * count
+        return [None] * count
+
+    def iter_elem(self, iterable, node):
+        if isinstance(iterable, LoaderV):
+            return ops.loader_batch(iterable)
+        if isinstance(iterable, ListV):
+            return iterable.elem
+        if isinstance(iterable, TupleV):
+            items = iterable.items
+            if items and all(same_value(items[0], it) for it in items[1:]):
+                return items[0]
+            return None
+        if isinstance(iterable, TensorV) and iterable.shape.dims:
+            return replace(iterable, shape=Shape(iterable.shape.dims[1:]))
+        if isinstance(iterable, DatasetV):
+            return TupleV(iterable.items) if len(iterable.items) > 1 else (
+                iterable.items[0] if iterable.items else None)
+        return None
+
+    # ------------------------------------------------------------------ expressions
+    def eval_quiet(self, node):
+        """Evaluate a name or attribute chain without side effects (no facts)."""
+        if isinstance(node, cst.Name):
+            frame_scope = self._current_scope
+            value, _ = frame_scope.lookup(node.value) if frame_scope else (None, False)
+            return value
+        if isinstance(node, cst.Attribute):
+            return self.attribute(self.eval_quiet(node.value), node.attr.value, node)
+        return None
+
+    _current_scope: Optional[Scope] = None
+
+    def eval(self, node, frame: Frame, line=None):
+        self._current_scope = frame.scope
+        try:
+            return self._eval(node, frame)
+        except RecursionError:
+            raise
+        except Budget:
+            raise
+
+    def _eval(self, node, frame: Frame):
+        self.tick()
+        if isinstance(node, cst.Name):
+            value, found = frame.scope.lookup(node.value)
+            if found:
+                return value
+            if node.value in ("True", "False"):
+                return Lit(node.value == "True")
+            if node.value == "None":
+                return Lit(None)
+            if node.value in _BUILTINS:
+                return Ref(node.value)
+            return None
+        if isinstance(node, cst.Integer):
+            return IntV(Dim.const(int(node.value.replace("_", ""), 0)))
+        if isinstance(node, cst.Float):
+            return Lit(float(node.value.replace("_", "")) if "j" not in node.value.lower() else None)
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            return Lit(str)
+        if isinstance(node, cst.Attribute):
+            base = self._eval(node.value, frame)
+            self._current_scope = frame.scope
+            return self.attribute(base, node.attr.value, node)
+        if isinstance(node, cst.Call):
+            return self.call(node, frame)
+        if isinstance(node, cst.Subscript):
+            base = self._eval(node.value, frame)
+            return ops.subscript(self, base, node, frame)
+        if isinstance(node, cst.BinaryOperation):
+            left = self._eval(node.left, frame)
+            right = self._eval(node.right, frame)
+            return ops.binary(left, right, node.operator, node)
+        if isinstance(node, cst.UnaryOperation):
+            inner = self._eval(node.expression, frame)
+            if isinstance(node.operator, cst.Minus) and isinstance(inner, IntV):
+                return IntV(Dim.const(0) - inner.dim) if inner.dim.value is not None else None
+            if isinstance(inner, TensorV) and not isinstance(node.operator, cst.Not):
+                return inner
+            return None
+        if isinstance(node, (cst.Tuple, cst.List)):
+            items = []
+            for element in node.elements:
+                if isinstance(element, cst.StarredElement):
+                    self._eval(element.value, frame)
+                    return TupleV(()) if False else None
+                items.append(self._eval(element.value, frame))
+            return TupleV(tuple(items))
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            return self.comprehension(node, frame)
+        if isinstance(node, cst.IfExp):
+            self._eval(node.test, frame)
+            a = self._eval(node.body, frame)
+            b = self._eval(node.orelse, frame)
+            return a if same_value(a, b) else None
+        if isinstance(node, cst.BooleanOperation):
+            self._eval(node.left, frame)
+            self._eval(node.right, frame)
+            return None
+        if isinstance(node, cst.Comparison):
+            self._eval(node.left, frame)
+            for target in node.comparisons:
+                self._eval(target.comparator, frame)
+            return None
+        if isinstance(node, cst.Lambda):
+            return None
+        if isinstance(node, cst.NamedExpr):
+            value = self._eval(node.value, frame)
+            self.bind_target(node.target, value, frame)
+            return value
+        if isinstance(node, (cst.Dict, cst.Set, cst.DictComp, cst.SetComp)):
+            return None
+        if isinstance(node, cst.Await):
+            return self._eval(node.expression, frame)
+        return None
+
+    def comprehension(self, node, frame: Frame):
+        scope = Scope(frame.scope)
+        inner = Frame(scope, frame.no_grad, frame.depth, func=frame.func)
+        length = Dim.unknown()
+        comp = node.for_in
+        first = True
+        while comp is not None:
+            iterable = self._eval(comp.iter, inner)
+            if first:
+                length = self.length_of(iterable, comp.iter)
+                if isinstance(comp.iter, cst.Name) and length.role is None and length.known:
+                    role = role_from_name(comp.iter.value)
+                    if role:
+                        length = length.with_role(role, f"one row per item of {comp.iter.value}")
+                first = False
+            else:
+                length = Dim.unknown()
+            self.bind_target(comp.target, self.iter_elem(iterable, comp.iter), inner)
+            if comp.ifs:
+                length = Dim.unknown()
+            comp = comp.inner_for_in
+        self._current_scope = scope
+        elem = self._eval(node.elt, inner)
+        self._current_scope = frame.scope
+        return ListV(elem, length)
+
+    def length_of(self, value, node) -> Dim:
+        if isinstance(value, ListV):
+            return value.length
+        if isinstance(value, TupleV):
+            return Dim.const(len(value.items))
+        if isinstance(value, TensorV) and value.shape.dims:
+            return value.shape.dims[0]
+        if isinstance(value, IntV):  # range(n) is represented by its length
+            return value.dim
+        text = self.module.code_for_node(node)
+        if len(text) > 40:
+            return Dim.unknown()
+        return Dim.sym(f"len({text})", origin=f"the length of {text}")
+
+    def attribute(self, base, name: str, node):
+        if isinstance(base, Ref):
+            return Ref(f"{base.qualname}.{name}")
+        if isinstance(base, InstV):
+            if name in base.attrs:
+                return base.attrs[name]
+            if name in base.cls.methods:
+                return BoundV(base, base.cls.methods[name])
+            if name in base.cls.class_attrs:
+                return base.cls.class_attrs[name]
+            return None
+        if isinstance(base, ClassV):
+            if name in base.methods:
+                return base.methods[name]
+            return base.class_attrs.get(name)
+        if isinstance(base, ModV):
+            value = base.info.cfg.get(name)
+            if isinstance(value, Dim):
+                return IntV(value)
+            if isinstance(value, bool):
+                return Lit(value)
+            return None
+        if isinstance(base, TensorV):
+            return ops.tensor_attribute(base, name, node)
+        return None
+
+    # ------------------------------------------------------------------ calls
+    def call(self, node: cst.Call, frame: Frame):
+        func_node = node.func
+        if isinstance(func_node, cst.Attribute):
+            receiver = self._eval(func_node.value, frame)
+            method = func_node.attr.value
+            self.note_region_call(node, receiver, method, frame)
+            args, kwargs = self.eval_args(node, frame)
+            self._current_scope = frame.scope
+            if isinstance(receiver, TensorV):
+                result = ops.tensor_method(self, receiver, method, args, kwargs, node, frame)
+                return result
+            if isinstance(receiver, InstV):
+                if method == "forward":
+                    return self.call_value(receiver, args, kwargs, node, frame)
+                func = receiver.cls.methods.get(method)
+                if func is not None:
+                    return self.call_function(func, args, kwargs, frame, bound=receiver)
+                attr = receiver.attrs.get(method)
+                if attr is not None:
+                    return self.call_value(attr, args, kwargs, node, frame)
+                return receiver if method in ("to", "cuda", "cpu", "eval", "train", "float",
+                                              "double", "half") else None
+            if isinstance(receiver, ModV):
+                if method == "forward":
+                    return self.call_value(receiver, args, kwargs, node, frame)
+                return receiver if method in ("to", "cuda", "cpu", "eval", "train", "float",
+                                              "double", "half") else None
+            if isinstance(receiver, ClassV):
+                func = receiver.methods.get(method)
+                if func is not None:
+                    return self.call_function(func, args, kwargs, frame, bound=None)
+                return None
+            callee = self.attribute(receiver, method, func_node)
+            if callee is None and method in ("backward", "manual_backward"):
+                self.note_backward()
+            if callee is None and method in ("to", "cuda") and receiver is None:
+                self.facts.moves_to_device = True
+            return self.call_value(callee, args, kwargs, node, frame)
+        callee = self._eval(func_node, frame)
+        self.note_region_call(node, callee, None, frame)
+        args, kwargs = self.eval_args(node, frame)
+        self._current_scope = frame.scope
+        return self.call_value(callee, args, kwargs, node, frame)
+
+    def eval_args(self, node: cst.Call, frame: Frame):
+        args, kwargs = [], {}
+        for arg in node.args:
+            value = self._eval(arg.value, frame)
+            if arg.star == "*":
+                if isinstance(value, TupleV):
+                    args.extend(value.items)
+                else:
+                    args.append(_STAR)
+            elif arg.star == "**":
+                kwargs["**"] = None
+            elif arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            else:
+                args.append(value)
+        return args, kwargs
+
+    def note_backward(self):
+        for region in self.regions:
+            region.has_backward = True
+
+    def note_region_call(self, node, callee, method, frame):
+        if method in ("backward", "manual_backward"):
+            self.note_backward()
+            return
+        if not self.regions:
+            return
+        is_model = False
+        if method is None:
+            is_model = isinstance(callee, (InstV, ModV)) and (
+                not isinstance(callee, InstV) or callee.cls.is_module)
+            if not is_model:
+                text = self.module.code_for_node(node.func)
+                is_model = any(text == r.receiver for r in self.regions)
+        elif method == "forward":
+            text = self.module.code_for_node(node.func.value)
+            is_model = isinstance(callee, (InstV, ModV)) or any(text == r.receiver for r in self.regions)
+        if not is_model:
+            return
+        for region in self.regions:
+            if frame.no_grad:
+                self.facts.no_grad_sites.add(id(region.eval_node))
+            elif region.first_call is None:
+                region.first_call = node
+
+    def call_value(self, callee, args, kwargs, node, frame: Frame):
+        if isinstance(callee, Ref):
+            return self.call_ref(callee.qualname, args, kwargs, node, frame)
+        if isinstance(callee, ModV):
+            return self.call_module(callee.info, args, kwargs, node, frame)
+        if isinstance(callee, InstV):
+            forward = callee.cls.methods.get("forward")
+            if forward is None:
+                forward = callee.cls.methods.get("__call__")
+            if forward is None:
+                return None
+            return self.call_function(forward, args, kwargs, frame, bound=callee)
+        if isinstance(callee, ClassV):
+            return self.instantiate(callee, args, kwargs, frame)
+        if isinstance(callee, FuncV):
+            return self.call_function(callee, args, kwargs, frame, bound=None)
+        if isinstance(callee, BoundV):
+            return self.call_function(callee.func, args, kwargs, frame, bound=callee.inst)
+        return None
+
+    def call_ref(self, qual: str, args, kwargs, node, frame):
+        if qual.startswith("torch.") or qual.startswith("numpy.") or qual in (
+                "len", "range", "enumerate", "zip", "random.seed"):
+            pass
+        if qual in api.TORCH_SEEDS or qual in api.OTHER_SEEDS:
+            self.record_seed(qual, node)
+            return None
+        kind = api.nn_class(qual)
+        if kind is not None:
+            return self.construct(kind, args, kwargs, node)
+        return ops.call_library(self, qual, args, kwargs, node, frame)
+
+    def record_seed(self, qual, node):
+        stmt = None
+        seed = None
+        if node.args:
+            seed = self.module.code_for_node(node.args[0].value)
+        self.facts.seed_calls.append(SeedCall(qual, node, stmt, seed))
+
+    def construct(self, kind: str, args, kwargs, node) -> Optional[ModV]:
+        sig = api.CONSTRUCTORS.get(kind)
+        cfg: dict[str, Any] = {}
+        if sig is not None:
+            names, defaults = sig
+            for name, value in defaults.items():
+                cfg[name] = value if not isinstance(value, int) or isinstance(value, bool) else Dim.const(value)
+            bound = {}
+            for i, value in enumerate(args):
+                if value is _STAR:
+                    return ModV(ModuleInfo(kind, {}, node))
+                if i < len(names):
+                    bound[names[i]] = (value, node.args[i].value if i < len(node.args) else None)
+            for arg in node.args:
+                if arg.keyword is not None and arg.keyword.value in kwargs:
+                    bound[arg.keyword.value] = (kwargs[arg.keyword.value], arg.value)
+            if "**" in kwargs:
+                # ``nn.LSTM(**cfg)``: we do not know which defaults were overridden
+                for name in names:
+                    if name not in bound:
+                        cfg[name] = None
+            for name, (value, expr) in bound.items():
+                cfg[name] = self.config_value(value, expr, name)
+        if kind in api.RECURRENT or kind == "Linear":
+            if kind in api.RECURRENT:
+                for key in ("input_size", "hidden_size"):
+                    if isinstance(cfg.get(key), Dim):
+                        cfg[key] = cfg[key].with_role(FEATURE)
+        return ModV(ModuleInfo(kind, cfg, node))
+
+    def config_value(self, value, expr, name):
+        if isinstance(value, IntV):
+            return value.dim
+        if isinstance(value, Lit):
+            if isinstance(value.value, bool):
+                return value.value
+            if isinstance(value.value, float):
+                return value.value
+            if value.value is None:
+                return None
+            return None
+        if value is None and expr is not None:
+            text = self.module.code_for_node(expr)
+            if name in ("input_size", "hidden_size", "in_features", "out_features", "proj_size",
+                        "num_layers", "embedding_dim", "num_embeddings", "in_channels",
+                        "out_channels") and len(text) <= 60 and "(" not in text.replace("len(", ""):
+                # An expression we cannot evaluate still names one size everywhere it is
+                # written the same way in this file.
+                return Dim.sym(text, role=FEATURE if name != "num_layers" else None)
+            return None
+        return None
+
+    def call_module(self, info: ModuleInfo, args, kwargs, node, frame):
+        x = args[0] if args else kwargs.get("input")
+        kind = info.kind
+        if kind in api.RECURRENT:
+            return ops.recurrent_call(self, info, x, args[1:] if len(args) > 1 else [kwargs.get("hx")],
+                                      node, frame)
+        if kind in ("Linear", "LazyLinear"):
+            return ops.linear_call(self, info, x, node)
+        if kind == "Embedding":
+            return ops.embedding_call(info, x, node)
+        if kind == "Conv1d":
+            return ops.conv1d_call(info, x, node)
+        if kind in api.SHAPE_PRESERVING_MODULES:
+            return x.step(node, x.shape) if isinstance(x, TensorV) else None
+        if kind in api.LOSSES:
+            return TensorV(Shape(()), grad=True)
+        return None
+
+    def record_recurrent(self, call: RecurrentCall):
+        key = (id(call.node), str(call.shape))
+        if key not in self.seen_recurrent:
+            self.seen_recurrent[key] = call
+
+    def record_layer(self, call: LayerCall):
+        key = (id(call.node), str(call.shape))
+        if key not in self.seen_layer:
+            self.seen_layer[key] = call
+
+    def record_numpy(self, node, tensor: TensorV, frame: Frame):
+        if frame.no_grad:
+            self.facts.no_grad_sites.add(id(node))
+        if tensor.grad and id(node) not in self.seen_numpy:
+            self.seen_numpy[id(node)] = NumpyCall(node, tensor.trace)
+
+    # ------------------------------------------------------------------ user code
+    def instantiate(self, cls: ClassV, args, kwargs, frame: Frame, label: str = ""):
+        self.instantiated.add(id(cls))
+        inst = InstV(cls, label=label)
+        init = cls.methods.get("__init__")
+        if init is not None:
+            self.call_function(init, args, kwargs, frame, bound=inst,
+                               unknown_args=not args and not kwargs and label == "self")
+        if label == "self":
+            # Nobody in this file builds it: look at its other methods with unknown inputs.
+            for name, method in cls.methods.items():
+                if name != "__init__" and id(method.node) not in self.visited_funcs:
+                    self.call_function(method, [], {}, frame, bound=inst, unknown_args=True)
+        return inst
+
+    def call_function(self, func: FuncV, args, kwargs, frame: Frame, bound=None,
+                      unknown_args: bool = False):
+        node = func.node
+        self.visited_funcs.add(id(node))
+        if frame.depth >= MAX_DEPTH or self.active.count(id(node)) >= 1:
+            return None
+        params = node.params
+        scope = Scope(func.env)
+        positional = list(params.posonly_params) + list(params.params)
+        values = list(args)
+        if bound is not None:
+            scope.vars[positional[0].name.value if positional else "self"] = bound
+            positional = positional[1:]
+        for i, param in enumerate(positional):
+            name = param.name.value
+            if i < len(values) and values[i] is not _STAR:
+                scope.vars[name] = values[i]
+            elif name in kwargs:
+                scope.vars[name] = kwargs[name]
+            elif unknown_args:
+                scope.vars[name] = self.default_of(param, frame)
+            elif param.default is not None:
+                scope.vars[name] = self.eval(param.default, Frame(func.env))
+            else:
+                scope.vars[name] = None
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                scope.vars[name] = kwargs[name]
+            elif param.default is not None and not unknown_args:
+                scope.vars[name] = self.eval(param.default, Frame(func.env))
+            else:
+                scope.vars[name] = None
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                scope.vars[star.name.value] = None
+        no_grad = frame.no_grad or any(self.is_no_grad(d.decorator, self.eval_quiet(
+            d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator))
+            for d in node.decorators)
+        key = None
+        if not unknown_args:
+            key = (id(node), id(bound), no_grad, tuple(_signature(v) for v in scope.vars.values()))
+            if key in self.summaries:
+                return self.summaries[key]
+        inner = Frame(scope, no_grad, frame.depth + 1, func=func)
+        self.active.append(id(node))
+        saved_scope = self._current_scope
+        try:
+            self.exec_block(node.body.body, inner)
+        finally:
+            self.active.pop()
+            self._current_scope = saved_scope
+        result = _join(inner.returns)
+        if key is not None:
+            self.summaries[key] = result
+        return result
+
+    def default_of(self, param: cst.Param, frame: Frame):
+        """A parameter nobody passed: its default if it is a size, else unknown."""
+        if param.default is not None:
+            value = self.eval(param.default, Frame(self.module_scope))
+            if isinstance(value, (IntV, Lit)):
+                return IntV(Dim.sym(param.name.value)) if isinstance(value, IntV) else value
+        return None
+
+
+_STAR = object()
+_BUILTINS = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "max", "min", "sum",
+             "abs", "round", "float", "str", "print", "isinstance", "sorted", "reversed"}
+
+
+def _signature(value):
+    if isinstance(value, TensorV):
+        return ("T", value.shape, value.grad, id(value.rnn_src), id(value.layout_op))
+    if isinstance(value, (IntV, Lit, Ref)):
+        return value
+    return id(value) if value is not None else None
+
+
+def _join(values):
+    values = [v for v in values if not (isinstance(v, Lit) and v.value is None)] or values
+    if not values:
+        return None
+    first = values[0]
+    return first if all(same_value(first, v) for v in values[1:]) else None

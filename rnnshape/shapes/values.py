@@ -1,0 +1,124 @@
+"""The abstract values the tracker computes.  ``None`` everywhere means unknown."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
+
+import libcst as cst
+
+from rnnshape.shapes.dims import Dim, Shape
+from rnnshape.shapes.facts import LayoutOp, ModuleInfo, Step
+
+TRACE_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A name imported from a library: ``torch.nn.LSTM``."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class IntV:
+    dim: Dim
+    fresh: bool = False  # minted by this expression, so an assignment may name it
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: Any
+
+
+@dataclass(frozen=True)
+class TupleV:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class ListV:
+    """A list whose elements all look like ``elem``; ``length`` when known."""
+
+    elem: Any
+    length: Dim
+
+
+@dataclass(frozen=True)
+class TensorV:
+    shape: Shape
+    trace: tuple[Step, ...] = ()
+    layout_op: Optional[LayoutOp] = None
+    rnn_src: Optional[ModuleInfo] = None  # derived from this recurrent module's output
+    grad: Optional[bool] = False  # may require grad (None: cannot tell)
+    contiguous: bool = True
+    numpy: bool = False
+    integer: bool = False
+
+    def step(self, node: cst.CSTNode, shape: Shape, note: str = "", **changes) -> "TensorV":
+        trace = (self.trace + (Step(node, shape, note),))[-TRACE_LIMIT:]
+        return replace(self, shape=shape, trace=trace, **changes)
+
+
+@dataclass
+class ModV:
+    info: ModuleInfo
+
+
+@dataclass
+class ClassV:
+    node: cst.ClassDef
+    env: dict  # the scope it was defined in
+    is_module: bool
+    methods: dict = field(default_factory=dict)
+    class_attrs: dict = field(default_factory=dict)
+
+
+@dataclass
+class InstV:
+    cls: ClassV
+    attrs: dict = field(default_factory=dict)
+    label: str = ""
+
+
+@dataclass
+class FuncV:
+    node: cst.FunctionDef
+    env: dict
+    owner: Optional[ClassV] = None
+
+
+@dataclass(frozen=True)
+class BoundV:
+    inst: InstV
+    func: FuncV
+
+
+@dataclass(frozen=True)
+class DatasetV:
+    items: tuple  # per-sample values
+
+
+@dataclass(frozen=True)
+class LoaderV:
+    dataset: Optional[DatasetV]
+    batch: Dim
+
+
+@dataclass(frozen=True)
+class PackedV:
+    """A PackedSequence: opaque to shapes, but it remembers its feature size."""
+
+    last: Optional[Dim]
+    rnn_src: Optional[ModuleInfo] = None
+
+
+def same_value(a, b) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, TensorV):
+        return a.shape == b.shape and a.rnn_src is b.rnn_src
+    if isinstance(a, (IntV, Lit, Ref, TupleV, ListV, DatasetV, LoaderV)):
+        return a == b
+    return False

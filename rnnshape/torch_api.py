@@ -1,0 +1,96 @@
+"""What we know about torch and numpy, written down so that check/fix never import them.
+
+Signatures are (positional parameter names, defaults).  Only the parameters that change
+shapes are listed; others are accepted and ignored.
+"""
+from __future__ import annotations
+
+RECURRENT = {"LSTM", "GRU", "RNN"}
+
+_RNN_COMMON = ("input_size", "hidden_size", "num_layers")
+CONSTRUCTORS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
+    "LSTM": (_RNN_COMMON + ("bias", "batch_first", "dropout", "bidirectional", "proj_size"),
+             {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+              "bidirectional": False, "proj_size": 0}),
+    "GRU": (_RNN_COMMON + ("bias", "batch_first", "dropout", "bidirectional"),
+            {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+             "bidirectional": False}),
+    "RNN": (_RNN_COMMON + ("nonlinearity", "bias", "batch_first", "dropout", "bidirectional"),
+            {"num_layers": 1, "nonlinearity": "tanh", "bias": True, "batch_first": False,
+             "dropout": 0.0, "bidirectional": False}),
+    "Linear": (("in_features", "out_features", "bias"), {"bias": True}),
+    "LazyLinear": (("out_features", "bias"), {"bias": True}),
+    "Embedding": (("num_embeddings", "embedding_dim", "padding_idx"), {"padding_idx": None}),
+    "Conv1d": (("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
+               {"stride": 1, "padding": 0, "dilation": 1}),
+    "Dropout": (("p",), {"p": 0.5}),
+    "LayerNorm": (("normalized_shape",), {}),
+    "BatchNorm1d": (("num_features",), {}),
+}
+
+# nn modules (and functional forms) that keep the shape of their input.
+SHAPE_PRESERVING_MODULES = {
+    "Dropout", "ReLU", "Tanh", "Sigmoid", "GELU", "LeakyReLU", "ELU", "SELU", "Softmax",
+    "LogSoftmax", "Identity", "LayerNorm", "Softplus", "SiLU", "Mish", "Hardtanh", "PReLU",
+    "Dropout1d", "AlphaDropout",
+}
+SHAPE_PRESERVING_FUNCS = {
+    "relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "selu", "softmax", "log_softmax",
+    "dropout", "silu", "softplus", "abs", "exp", "log", "neg", "sqrt", "clone", "contiguous",
+    "float", "double", "half", "long", "int", "bool", "to", "cuda", "cpu", "detach", "type",
+    "requires_grad_", "clamp", "clip", "sign", "sin", "cos", "pow", "mul", "add", "sub", "div",
+    "type_as", "bfloat16", "pin_memory", "relu_", "tanh_", "sigmoid_", "round", "floor", "ceil",
+    "masked_fill", "layer_norm", "normalize", "log1p", "expm1", "square", "reciprocal",
+}
+
+CLASSIFICATION_LOSSES = {"CrossEntropyLoss", "NLLLoss"}
+LOSSES = CLASSIFICATION_LOSSES | {
+    "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
+    "CTCLoss", "PoissonNLLLoss", "GaussianNLLLoss",
+}
+FUNCTIONAL_LOSSES = {"cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
+                     "binary_cross_entropy_with_logits", "smooth_l1_loss", "huber_loss",
+                     "kl_div", "ctc_loss"}
+
+# torch.* tensor constructors whose positional ints (or a size tuple) are the shape.
+TORCH_SIZE_CONSTRUCTORS = {"zeros", "ones", "randn", "rand", "empty", "full", "randint",
+                           "Tensor", "FloatTensor", "LongTensor", "DoubleTensor", "IntTensor",
+                           "BoolTensor", "zeros_like", "ones_like", "randn_like", "rand_like",
+                           "empty_like", "full_like"}
+# torch.* functions that wrap data into a tensor of the data's shape.
+TORCH_FROM_DATA = {"tensor", "from_numpy", "as_tensor", "asarray", "Tensor", "FloatTensor",
+                   "LongTensor", "DoubleTensor", "IntTensor", "BoolTensor"}
+NUMPY_SIZE_CONSTRUCTORS = {"zeros", "ones", "empty", "full"}
+
+NO_GRAD_CONTEXTS = {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                    "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
+                    "torch.set_grad_enabled"}
+TORCH_SEEDS = {"torch.manual_seed", "torch.random.manual_seed", "torch.cuda.manual_seed",
+               "torch.cuda.manual_seed_all", "lightning.seed_everything",
+               "pytorch_lightning.seed_everything", "lightning.pytorch.seed_everything",
+               "transformers.set_seed", "lightning.fabric.seed_everything",
+               "pytorch_lightning.utilities.seed.seed_everything", "accelerate.utils.set_seed"}
+OTHER_SEEDS = {"numpy.random.seed", "random.seed"}
+
+NN_PREFIXES = ("torch.nn.", "torch.nn.modules.rnn.", "torch.nn.modules.linear.",
+               "torch.nn.modules.sparse.", "torch.nn.modules.conv.", "torch.nn.modules.loss.",
+               "torch.nn.modules.dropout.", "torch.nn.modules.activation.",
+               "torch.nn.modules.normalization.", "torch.nn.modules.batchnorm.")
+
+
+def nn_class(qualname: str | None) -> str | None:
+    """``torch.nn.modules.rnn.LSTM`` -> ``LSTM``; None when not a torch.nn class."""
+    if not qualname:
+        return None
+    for prefix in NN_PREFIXES:
+        if qualname.startswith(prefix):
+            rest = qualname[len(prefix):]
+            if "." not in rest:
+                return rest
+    return None
+
+
+def is_nn_module_base(qualname: str | None) -> bool:
+    return qualname in {"torch.nn.Module", "torch.nn.modules.module.Module",
+                        "lightning.LightningModule", "pytorch_lightning.LightningModule",
+                        "lightning.pytorch.LightningModule"}
