@@ -754,7 +754,8 @@ class Tracker:
         return None
 
     def record_recurrent(self, call: RecurrentCall):
-        key = (id(call.node), str(call.shape))
+        op = call.layout_op
+        key = (id(call.node), str(call.shape), id(op.node) if op is not None else None)
         if key not in self.seen_recurrent:
             self.seen_recurrent[key] = call
 

@@ -1,0 +1,94 @@
+"""Finding, reading and writing the files a run works on."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import tokenize
+from pathlib import Path
+from typing import Iterator
+
+from rnnshape.diagnostic import FileError
+
+SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox",
+             ".nox", "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache",
+             ".ruff_cache", ".rnnshape_cache", "site-packages", ".eggs", ".ipynb_checkpoints"}
+SOURCE_SUFFIXES = (".py", ".pyi")
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def discover(paths: list[str]) -> Iterator[str | FileError]:
+    """Files to check, in a stable order; a path that cannot be used comes back as an error."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from _walk(path)
+        elif path.exists() or path.is_symlink():
+            if path.is_symlink() and not path.exists():
+                yield FileError(raw, "broken symbolic link")
+            else:
+                yield raw
+        else:
+            yield FileError(raw, "no such file or directory")
+
+
+def _walk(root: Path) -> Iterator[str | FileError]:
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(filenames):
+            if name.endswith(SOURCE_SUFFIXES):
+                entries.append(os.path.join(dirpath, name))
+    for entry in sorted(entries):
+        if os.path.islink(entry) and not os.path.exists(entry):
+            yield FileError(entry, "broken symbolic link")
+        else:
+            yield entry
+
+
+def read_source(path: str) -> str:
+    """The decoded text of a Python file, honouring a BOM and PEP 263 cookies."""
+    if os.path.isdir(path):
+        raise FileError(path, "is a directory")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise FileError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise FileError(path, f"file larger than {MAX_BYTES // (1024 * 1024)} MiB, skipped")
+    return decode_source(data, path)
+
+
+def decode_source(data: bytes, path: str) -> str:
+    if b"\x00" in data:
+        raise FileError(path, "contains NUL bytes, not a Python source file")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise FileError(path, f"bad encoding declaration: {exc}") from None
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise FileError(path, f"not valid {encoding}: {reason}") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def write_atomic(path: str, text: str, encoding: str = "utf-8") -> None:
+    """Replace ``path`` with ``text`` so that a reader never sees a half-written file."""
+    target = Path(path)
+    mode = target.stat().st_mode if target.exists() else None
+    fd, tmp = tempfile.mkstemp(dir=str(target.parent), prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+            handle.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
