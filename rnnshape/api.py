@@ -33,6 +33,7 @@ class Settings:
 class Analysis:
     module: cst.Module
     positions: object
+    facts: object
     findings: list[Finding]
 
 
@@ -61,20 +62,29 @@ def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Op
     for rule in all_rules():
         if settings.enabled(rule.code):
             findings.extend(rule.check(ctx))
-    return Analysis(module, positions, findings)
+    return Analysis(module, positions, facts, findings)
 
 
-def check_source(text: str, filename: str = "<string>",
-                 settings: Optional[Settings] = None) -> list[Diagnostic]:
-    """Diagnostics for one file's text, sorted by position.  Raises FileError on bad input."""
+def check_source(text: str, filename: str = "<string>", settings: Optional[Settings] = None,
+                 batch_first: bool = False) -> list[Diagnostic]:
+    """Diagnostics for one file's text, sorted by position.  Raises FileError on bad input.
+
+    Each diagnostic carries the fix that ``fix`` would apply for it (with ``batch_first``
+    choosing the layout strategy).
+    """
     analysis = analyze(text, filename, settings)
     if analysis is None:
         return []
-    return to_diagnostics(analysis, text, filename)
+    return to_diagnostics(analysis, text, filename, batch_first)
 
 
-def to_diagnostics(analysis: Analysis, text: str, filename: str) -> list[Diagnostic]:
+def to_diagnostics(analysis: Analysis, text: str, filename: str,
+                   batch_first: bool = False) -> list[Diagnostic]:
+    from rnnshape.fixes import FixContext, Options, fix_of
+
     rules = {r.code: r for r in all_rules()}
+    fctx = FixContext(Context(analysis.module, analysis.facts), analysis.positions,
+                      Options(batch_first=batch_first))
     lines = text.splitlines()
     out: dict[tuple, Diagnostic] = {}
     for finding in analysis.findings:
@@ -89,6 +99,7 @@ def to_diagnostics(analysis: Analysis, text: str, filename: str) -> list[Diagnos
             filename=filename, row=start.line, column=start.column + 1,
             end_row=end.line, end_column=end.column + 1,
             trace=[trace_line(analysis, step) for step in finding.trace],
+            fix=fix_of(finding, fctx, text),
             source_line=lines[start.line - 1] if start.line - 1 < len(lines) else "",
         )
     return sorted(out.values(), key=lambda d: (d.row, d.column, d.code))

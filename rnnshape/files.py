@@ -5,6 +5,7 @@ import io
 import os
 import tempfile
 import tokenize
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -46,8 +47,23 @@ def _walk(root: Path) -> Iterator[str | FileError]:
             yield entry
 
 
+@dataclass(frozen=True)
+class Source:
+    text: str
+    encoding: str = "utf-8"
+    bom: bool = False
+
+    def encode(self, text: str) -> bytes:
+        data = text.encode(self.encoding)
+        return (b"\xef\xbb\xbf" + data) if self.bom else data
+
+
 def read_source(path: str) -> str:
     """The decoded text of a Python file, honouring a BOM and PEP 263 cookies."""
+    return read_source_file(path).text
+
+
+def read_source_file(path: str) -> Source:
     if os.path.isdir(path):
         raise FileError(path, "is a directory")
     try:
@@ -60,31 +76,33 @@ def read_source(path: str) -> str:
     return decode_source(data, path)
 
 
-def decode_source(data: bytes, path: str) -> str:
+def decode_source(data: bytes, path: str) -> Source:
     if b"\x00" in data:
         raise FileError(path, "contains NUL bytes, not a Python source file")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
         raise FileError(path, f"bad encoding declaration: {exc}") from None
+    bom = encoding == "utf-8-sig"
+    if bom:
+        encoding = "utf-8"
+        data = data[3:]
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
         raise FileError(path, f"not valid {encoding}: {reason}") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text
+    return Source(text, encoding, bom)
 
 
-def write_atomic(path: str, text: str, encoding: str = "utf-8") -> None:
-    """Replace ``path`` with ``text`` so that a reader never sees a half-written file."""
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a reader never sees a half-written file."""
     target = Path(path)
     mode = target.stat().st_mode if target.exists() else None
     fd, tmp = tempfile.mkstemp(dir=str(target.parent), prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         if mode is not None:
             os.chmod(tmp, mode & 0o7777)
         os.replace(tmp, path)

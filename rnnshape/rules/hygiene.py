@@ -60,6 +60,43 @@ def evaluate(model, batches):
 """,
     )
 
+    def fix(self, finding, fctx):
+        import libcst as cst
+        from rnnshape.fixes import SAFE, Plan
+
+        region = finding.data["region"]
+        eval_stmt = fctx.statement_of(region.eval_node)
+        block = fctx.parent(eval_stmt)
+        if block is None or not hasattr(block, "body"):
+            return None
+        body = list(block.body)
+        if eval_stmt not in body:
+            return None
+        start = body.index(eval_stmt) + 1
+        end = start
+        while end < len(body) and not _is_train_call(body[end]):
+            end += 1
+        stmts = body[start:end]
+        if not stmts:
+            return None
+        torch_name, needs_import = fctx.torch_name()
+        first = stmts[0]
+        inner = [first.with_changes(leading_lines=())] + stmts[1:]
+        wrapped = cst.With(
+            items=[cst.WithItem(cst.parse_expression(f"{torch_name}.no_grad()"))],
+            body=cst.IndentedBlock(body=inner),
+            leading_lines=first.leading_lines)
+        changes = {first: wrapped}
+        for stmt in stmts[1:]:
+            changes[stmt] = cst.RemovalSentinel.REMOVE
+        if needs_import:
+            extra = fctx.import_torch_change()
+            if any(node in changes for node in extra):
+                return None
+            changes.update(extra)
+        return Plan(SAFE, f"wrap lines {fctx.row(first)}-{fctx.positions[stmts[-1]].end.line} "
+                          f"in `with {torch_name}.no_grad():`", changes)
+
     def check(self, ctx: Context):
         for region in ctx.facts.eval_regions:
             if region.has_backward or region.first_call is None:
@@ -102,6 +139,22 @@ out = net(torch.zeros(3, 4)).numpy()  # <- here
 """,
     )
 
+    def fix(self, finding, fctx):
+        import libcst as cst
+        from rnnshape.fixes import SAFE, Plan
+
+        node = finding.node
+        receiver = node.func.value
+        chain = "detach()"
+        receiver_text = fctx.text(receiver)
+        if fctx.facts.moves_to_device and ".cpu()" not in receiver_text:
+            chain = "detach().cpu()"
+        new_receiver = cst.parse_expression(f"_.{chain}")
+        # graft the original receiver in place of the placeholder, keeping its formatting
+        new_receiver = _replace_placeholder(new_receiver, receiver)
+        return Plan(SAFE, f"insert `.{chain}` before `.numpy()`",
+                    {node: node.with_changes(func=node.func.with_changes(value=new_receiver))})
+
     def check(self, ctx: Context):
         for call in ctx.facts.numpy_calls:
             if id(call.node) in ctx.facts.no_grad_sites:
@@ -141,6 +194,26 @@ np.random.seed(42)  # <- here
 """,
     )
 
+    def fix(self, finding, fctx):
+        import libcst as cst
+        from rnnshape.fixes import SAFE, Plan
+
+        seed = finding.data["seed"]
+        if seed.seed is None or "\n" in seed.seed:
+            return None
+        stmt = fctx.statement_of(seed.node)
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            return None
+        torch_name, needs_import = fctx.torch_name()
+        new = cst.parse_statement(f"{torch_name}.manual_seed({seed.seed})\n")
+        changes = {stmt: cst.FlattenSentinel([stmt, new])}
+        if needs_import:
+            extra = fctx.import_torch_change()
+            if any(node in changes for node in extra):
+                return None
+            changes.update(extra)
+        return Plan(SAFE, f"add `{torch_name}.manual_seed({seed.seed})`", changes)
+
     def check(self, ctx: Context):
         facts = ctx.facts
         if not facts.imports_torch:
@@ -154,3 +227,23 @@ np.random.seed(42)  # <- here
         message = (f"`{ctx.text(first.node.func)}` is seeded but torch is not: weights, dropout "
                    "and shuffling stay random")
         yield self.finding(first.node, message, data={"seed": first})
+
+
+def _is_train_call(stmt) -> bool:
+    import libcst as cst
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return False
+    expr = stmt.body[0]
+    return isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call) and \
+        isinstance(expr.value.func, cst.Attribute) and expr.value.func.attr.value == "train"
+
+
+def _replace_placeholder(tree, receiver):
+    """Put ``receiver`` where ``_`` stands at the root of an attribute/call chain."""
+    import libcst as cst
+
+    class Graft(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return receiver if original.value == "_" else updated
+
+    return tree.visit(Graft())

@@ -113,6 +113,21 @@ class LayerCall:
 
 
 @dataclass
+class LayoutUse:
+    """An operation that depends on which of dims 0/1 of a recurrent output is batch.
+
+    ``kind`` is ``index``, ``permute``, ``transpose``, ``flatten`` (view/reshape/flatten),
+    ``size`` (``.size(0)``/``.shape``), or ``other`` (anything we cannot rewrite).
+    """
+
+    node: cst.CSTNode
+    module: ModuleInfo
+    call: cst.Call  # the recurrent call that produced the layout
+    kind: str
+    shape: Shape
+
+
+@dataclass
 class EvalRegion:
     eval_node: cst.Call
     receiver: str
@@ -141,6 +156,7 @@ class Facts:
     layer_calls: list[LayerCall] = field(default_factory=list)
     eval_regions: list[EvalRegion] = field(default_factory=list)
     numpy_calls: list[NumpyCall] = field(default_factory=list)
+    layout_uses: list[LayoutUse] = field(default_factory=list)
     seed_calls: list[SeedCall] = field(default_factory=list)
     imports_torch: bool = False
     moves_to_device: bool = False

@@ -698,7 +698,8 @@ def recurrent_call(tracker, info: ModuleInfo, x, state_args, node, frame):
         tracker.record_recurrent(RecurrentCall(node, info, shape, x.trace + (call_step,), op))
         dims = shape.dims
         if dims is not None and len(dims) in (2, 3):
-            out = TensorV(Shape(dims[:-1] + (out_size,)), x.trace, rnn_src=info, grad=True)
+            out = TensorV(Shape(dims[:-1] + (out_size,)), x.trace, rnn_src=info, grad=True,
+                          layout_of=(info, node) if len(dims) == 3 else None)
             out = out.step(node, out.shape)
             if len(dims) == 3:
                 batch = dims[0] if info.flag("batch_first") else dims[1]

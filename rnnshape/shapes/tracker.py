@@ -16,8 +16,8 @@ import libcst as cst
 from rnnshape import torch_api as api
 from rnnshape.shapes import ops
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, role_from_name
-from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, ModuleInfo, NumpyCall,
-                                   RecurrentCall, SeedCall)
+from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, LayoutUse, ModuleInfo,
+                                   NumpyCall, RecurrentCall, SeedCall)
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, FuncV, InstV, IntV, ListV, Lit,
                                     LoaderV, ModV, PackedV, Ref, TensorV, TupleV, same_value)
 
@@ -88,6 +88,7 @@ class Tracker:
         self.seen_numpy: dict[int, NumpyCall] = {}
         self.seen_recurrent: dict[tuple, RecurrentCall] = {}
         self.seen_layer: dict[tuple, LayerCall] = {}
+        self.seen_uses: set[tuple] = set()
         self.funcs: list[FuncV] = []
 
     # ------------------------------------------------------------------ entry point
@@ -440,7 +441,10 @@ class Tracker:
             return self.call(node, frame)
         if isinstance(node, cst.Subscript):
             base = self._eval(node.value, frame)
-            return ops.subscript(self, base, node, frame)
+            result = ops.subscript(self, base, node, frame)
+            if isinstance(base, TensorV) and base.layout_of is not None:
+                result = self.layout_use(base, node, "index", result)
+            return result
         if isinstance(node, cst.BinaryOperation):
             left = self._eval(node.left, frame)
             right = self._eval(node.right, frame)
@@ -565,6 +569,8 @@ class Tracker:
             self._current_scope = frame.scope
             if isinstance(receiver, TensorV):
                 result = ops.tensor_method(self, receiver, method, args, kwargs, node, frame)
+                if receiver.layout_of is not None:
+                    result = self.layout_use(receiver, node, _method_kind(method, args), result)
                 return result
             if isinstance(receiver, InstV):
                 if method == "forward":
@@ -674,7 +680,12 @@ class Tracker:
         kind = api.nn_class(qual)
         if kind is not None:
             return self.construct(kind, args, kwargs, node)
-        return ops.call_library(self, qual, args, kwargs, node, frame)
+        result = ops.call_library(self, qual, args, kwargs, node, frame)
+        for arg in args:
+            if isinstance(arg, TensorV) and arg.layout_of is not None:
+                name = qual.rpartition(".")[2]
+                result = self.layout_use(arg, node, _function_kind(name, args, kwargs), result)
+        return result
 
     def record_seed(self, qual, node):
         stmt = None
@@ -738,6 +749,9 @@ class Tracker:
     def call_module(self, info: ModuleInfo, args, kwargs, node, frame):
         x = args[0] if args else kwargs.get("input")
         kind = info.kind
+        if isinstance(x, TensorV) and x.layout_of is not None and kind not in _NEUTRAL_MODULES:
+            self.layout_use(x, node, "other", None)
+            x = replace(x, layout_of=None)
         if kind in api.RECURRENT:
             return ops.recurrent_call(self, info, x, args[1:] if len(args) > 1 else [kwargs.get("hx")],
                                       node, frame)
@@ -752,6 +766,19 @@ class Tracker:
         if kind in api.LOSSES:
             return TensorV(Shape(()), grad=True)
         return None
+
+    def layout_use(self, tensor: TensorV, node, kind: str, result):
+        """Record that ``node`` depends on the recurrent layout of ``tensor``."""
+        if kind == "neutral":
+            return result
+        info, call = tensor.layout_of
+        key = (id(node), kind)
+        if key not in self.seen_uses:
+            self.seen_uses.add(key)
+            self.facts.layout_uses.append(LayoutUse(node, info, call, kind, tensor.shape))
+        if isinstance(result, TensorV):
+            result = replace(result, layout_of=None)
+        return result
 
     def record_recurrent(self, call: RecurrentCall):
         op = call.layout_op
@@ -852,6 +879,42 @@ class Tracker:
 
 
 _STAR = object()
+# Modules that act on the feature dim only, so the batch/time layout passes through them.
+_NEUTRAL_MODULES = {"Linear", "LazyLinear"} | api.SHAPE_PRESERVING_MODULES
+_LAYOUT_METHODS = {"permute": "permute", "transpose": "transpose", "swapaxes": "transpose",
+                   "swapdims": "transpose", "t": "transpose", "view": "flatten",
+                   "reshape": "flatten", "flatten": "flatten"}
+_NEUTRAL_METHODS = api.SHAPE_PRESERVING_FUNCS | {"numpy", "dim", "ndimension", "contiguous",
+                                                  "detach", "type_as"}
+
+
+def _method_kind(method: str, args) -> str:
+    if method in _LAYOUT_METHODS:
+        return _LAYOUT_METHODS[method]
+    if method == "size":
+        axis = args[0].dim.value if args and isinstance(args[0], IntV) else None
+        if axis is None:
+            return "size" if not args else "other"
+        return "size" if axis in (0, 1, -2, -3) else "neutral"
+    if method in _NEUTRAL_METHODS:
+        return "neutral"
+    return "other"
+
+
+def _function_kind(name: str, args, kwargs) -> str:
+    if name in ("permute",):
+        return "permute"
+    if name in ("transpose", "swapaxes"):
+        return "transpose"
+    if name in ("reshape", "flatten"):
+        return "flatten"
+    if name in api.SHAPE_PRESERVING_FUNCS:
+        return "neutral"
+    if name in ("cat", "concat", "concatenate"):
+        axis = args[1] if len(args) > 1 else kwargs.get("dim")
+        if isinstance(axis, IntV) and axis.dim.value == -1:
+            return "neutral"
+    return "other"
 _BUILTINS = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "max", "min", "sum",
              "abs", "round", "float", "str", "print", "isinstance", "sorted", "reversed"}
 

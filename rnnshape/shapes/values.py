@@ -49,6 +49,8 @@ class TensorV:
     trace: tuple[Step, ...] = ()
     layout_op: Optional[LayoutOp] = None
     rnn_src: Optional[ModuleInfo] = None  # derived from this recurrent module's output
+    # Dims 0 and 1 are in the layout of this recurrent call's output: (ModuleInfo, call node).
+    layout_of: Optional[tuple] = None
     grad: Optional[bool] = False  # may require grad (None: cannot tell)
     contiguous: bool = True
     numpy: bool = False
