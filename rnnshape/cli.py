@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Optional
 
@@ -26,6 +27,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--statistics", action="store_true", help="count findings per code")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
 
+    fix = sub.add_parser("fix", help="apply fixes, then report what remains")
+    fix.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    fix.add_argument("--output-format", choices=FORMATS, default="full")
+    fix.add_argument("--select", help="comma-separated codes or prefixes to fix and report")
+    fix.add_argument("--ignore", help="comma-separated codes or prefixes to leave alone")
+    fix.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes")
+    fix.add_argument("--batch-first", action="store_true",
+                     help="fix layout mismatches by switching modules to batch_first=True")
+    mode = fix.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if anything would change")
+
     rule = sub.add_parser("rule", help="show a rule's documentation")
     rule.add_argument("code", nargs="?")
     rule.add_argument("--all", action="store_true", help="list every rule")
@@ -41,6 +55,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
+    try:
+        code = _dispatch(args)
+        # Flushed here so that a reader gone early (``| head``) is caught below, not at exit.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python's recommended handling: silence the later flush at interpreter exit instead of
+        # printing a traceback about output nobody reads.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def _dispatch(args) -> int:
+    if args.command == "fix":
+        from rnnshape.fix_runner import run_fix
+        return run_fix(args)
     if args.command == "check":
         from rnnshape.runner import run_check
         return run_check(args)

@@ -1,9 +1,11 @@
 """The bug that started rnnshape: a next-token LSTM on one-hot words.
 
-The encoder returns (1, seq, vocab) -- a batch of one in front -- and the training loop then
-applies ``permute(0, 2, 1)``, which was written for an encoder returning (seq, vocab, 1).
-The default LSTM reads (time, batch, feature), so it gets (1, vocab, seq) and crashes.
-Run ``rnnshape check`` on this file to see the shape trace.
+As written in onehot_lstm_bug.py, the encoder returns (1, seq, vocab) -- a batch of one in
+front -- and the loops then apply ``permute(0, 2, 1)``, which was meant for an encoder
+returning (seq, vocab, 1).  The default LSTM reads (time, batch, feature), gets
+(1, vocab, seq) and crashes.  ``rnnshape check`` shows the shape trace;
+``rnnshape fix`` produced onehot_lstm_fixed_permute.py from it and
+``rnnshape fix --batch-first`` produced onehot_lstm_fixed_batch_first.py.
 """
 from collections import defaultdict
 

@@ -52,6 +52,24 @@ class Classifier(nn.Module):
 """,
     )
 
+    fixed = (
+        """import torch
+import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, vocab, hidden_size, classes):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 32)
+        self.rnn = nn.LSTM(32, hidden_size, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(2 * hidden_size, classes)
+
+    def forward(self, tokens):
+        out, _ = self.rnn(self.emb(tokens))
+        return self.fc(out[:, -1, :])
+""",
+    )
+
     def fix(self, finding, fctx):
         import libcst as cst
         from rnnshape.fixes import SAFE, Plan

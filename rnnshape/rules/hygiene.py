@@ -60,6 +60,21 @@ def evaluate(model, batches):
 """,
     )
 
+    fixed = (
+        """import torch
+
+
+def evaluate(model, batches):
+    model.eval()
+    with torch.no_grad():
+        total = 0.0
+        for x in batches:
+            y = model(x)
+            total += y.sum().item()
+        return total
+""",
+    )
+
     def fix(self, finding, fctx):
         import libcst as cst
         from rnnshape.fixes import SAFE, Plan
@@ -139,6 +154,15 @@ out = net(torch.zeros(3, 4)).numpy()  # <- here
 """,
     )
 
+    fixed = (
+        """import torch
+import torch.nn as nn
+
+net = nn.Linear(4, 2)
+out = net(torch.zeros(3, 4)).detach().numpy()
+""",
+    )
+
     def fix(self, finding, fctx):
         import libcst as cst
         from rnnshape.fixes import SAFE, Plan
@@ -191,6 +215,15 @@ torch.manual_seed(42)
 import torch
 
 np.random.seed(42)  # <- here
+""",
+    )
+
+    fixed = (
+        """import numpy as np
+import torch
+
+np.random.seed(42)
+torch.manual_seed(42)
 """,
     )
 

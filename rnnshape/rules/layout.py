@@ -169,6 +169,160 @@ class Tagger(nn.Module):
 model = Tagger(8, 32)
 y = model(torch.randn(16, 8, 100))
 """,
+        """import torch
+import torch.nn as nn
+
+
+class Forecaster(nn.Module):
+    def __init__(self, n_features, hidden):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)  # <- here
+        return self.head(out[-1])
+
+
+batch_size, seq_len, n_features = 32, 24, 5
+model = Forecaster(n_features, 64)
+pred = model(torch.randn(batch_size, seq_len, n_features))
+""",
+    )
+
+    fixed = (
+        """import numpy as np
+import torch
+import torch.nn as nn
+
+
+def one_hot_encode_sequence(sequence, vocab_size):
+    encoding = np.array([np.zeros(vocab_size) for word in sequence])
+    return encoding.reshape(1, len(sequence), vocab_size)
+
+
+vocab_size = 30
+lstm = nn.LSTM(input_size=vocab_size, hidden_size=50)
+x = torch.Tensor(one_hot_encode_sequence(["a", "b"], vocab_size))
+x = x.permute(1, 0, 2)
+out, _ = lstm(x)
+""",
+        """import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torch.nn import GRU as G
+
+features = torch.randn(1000, 20, 8)
+labels = torch.randn(1000)
+loader = DataLoader(TensorDataset(features, labels), batch_size=32)
+rnn = G(8, 16)
+for xb, yb in loader:
+    out, h = rnn(xb.transpose(0, 1))
+""",
+        """import torch
+from torch import nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, channels, hidden):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, 64, kernel_size=3, padding=1)
+        self.rnn = nn.GRU(64, hidden, batch_first=True)
+
+    def forward(self, x):
+        feats = self.conv(x)
+        out, h = self.rnn(feats.transpose(1, 2))
+        return out
+
+
+model = Tagger(8, 32)
+y = model(torch.randn(16, 8, 100))
+""",
+        """import torch
+import torch.nn as nn
+
+
+class Forecaster(nn.Module):
+    def __init__(self, n_features, hidden):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        out, _ = self.lstm(x.transpose(0, 1))
+        return self.head(out[-1])
+
+
+batch_size, seq_len, n_features = 32, 24, 5
+model = Forecaster(n_features, 64)
+pred = model(torch.randn(batch_size, seq_len, n_features))
+""",
+    )
+    # The same examples fixed with `fix --batch-first`.
+    fixed_batch_first = (
+        """import numpy as np
+import torch
+import torch.nn as nn
+
+
+def one_hot_encode_sequence(sequence, vocab_size):
+    encoding = np.array([np.zeros(vocab_size) for word in sequence])
+    return encoding.reshape(1, len(sequence), vocab_size)
+
+
+vocab_size = 30
+lstm = nn.LSTM(input_size=vocab_size, hidden_size=50, batch_first=True)
+x = torch.Tensor(one_hot_encode_sequence(["a", "b"], vocab_size))
+out, _ = lstm(x)
+""",
+        """import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torch.nn import GRU as G
+
+features = torch.randn(1000, 20, 8)
+labels = torch.randn(1000)
+loader = DataLoader(TensorDataset(features, labels), batch_size=32)
+rnn = G(8, 16, batch_first=True)
+for xb, yb in loader:
+    out, h = rnn(xb)
+""",
+        """import torch
+from torch import nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, channels, hidden):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, 64, kernel_size=3, padding=1)
+        self.rnn = nn.GRU(64, hidden, batch_first=True)
+
+    def forward(self, x):
+        feats = self.conv(x)
+        out, h = self.rnn(feats.transpose(1, 2))
+        return out
+
+
+model = Tagger(8, 32)
+y = model(torch.randn(16, 8, 100))
+""",
+        """import torch
+import torch.nn as nn
+
+
+class Forecaster(nn.Module):
+    def __init__(self, n_features, hidden):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+batch_size, seq_len, n_features = 32, 24, 5
+model = Forecaster(n_features, 64)
+pred = model(torch.randn(batch_size, seq_len, n_features))
+""",
     )
 
     def fix(self, finding, fctx):
@@ -241,6 +395,10 @@ rnn = nn.LSTM(100, 128, batch_first=True)
 tokens = torch.zeros(8, 20, dtype=torch.long)
 out, _ = rnn(emb(tokens))  # <- here
 """,
+    )
+
+    fixed = (
+        None,
     )
 
     def check(self, ctx: Context):

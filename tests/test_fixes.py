@@ -1,0 +1,242 @@
+"""The fix engine and the fixes: rule examples, the seed pair, safety, the CLI modes."""
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from rnnshape.api import Settings, check_source
+from rnnshape.fixes import Options, fix_text
+from rnnshape.rules import all_rules
+from rnnshape.rules.base import strip_marker
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "examples" / "seed"
+
+
+def _fixed_cases():
+    for rule in all_rules():
+        for attr, batch_first in (("fixed", False), ("fixed_batch_first", True)):
+            expected = getattr(rule, attr, ())
+            for i, (invalid, fixed) in enumerate(zip(rule.invalid, expected)):
+                yield pytest.param(rule, invalid, fixed, batch_first, id=f"{rule.code}-{attr}-{i}")
+
+
+@pytest.mark.parametrize("rule,invalid,fixed,batch_first", list(_fixed_cases()))
+def test_rule_fixed_example(rule, invalid, fixed, batch_first):
+    source, _ = strip_marker(invalid)
+    options = Options(batch_first=batch_first, unsafe=True)
+    result = fix_text(source, "example.py", Settings(select={rule.code}), options)
+    if fixed is None:
+        assert result.text == source
+        return
+    assert result.text == fixed
+    assert [d.code for d in check_source(fixed) if d.code == rule.code] == []
+    again = fix_text(fixed, "example.py", Settings(), options)
+    assert again.text == fixed
+
+
+def test_every_rule_with_a_fix_has_fixed_examples():
+    for rule in all_rules():
+        if hasattr(rule, "fix"):
+            assert len(getattr(rule, "fixed", ())) == len(rule.invalid), rule.code
+            assert any(f is not None for f in rule.fixed), rule.code
+
+
+def _forecaster():
+    rule = next(r for r in all_rules() if r.code == "RNN001")
+    return strip_marker(rule.invalid[3])[0]
+
+
+def test_silent_swap_insert_is_unsafe_when_the_output_layout_is_used():
+    source = _forecaster()
+    [diag] = [d for d in check_source(source) if d.code == "RNN001"]
+    assert diag.fix.applicability == "unsafe"
+    assert "line(s) 13" in diag.fix.message
+    assert fix_text(source, "f.py", Settings(), Options()).text == source
+
+
+def test_batch_first_rewrites_dependent_indexing_safely():
+    source = _forecaster()
+    [diag] = [d for d in check_source(source, batch_first=True) if d.code == "RNN001"]
+    assert diag.fix.applicability == "safe"
+    result = fix_text(source, "f.py", Settings(), Options(batch_first=True))
+    assert "nn.LSTM(n_features, hidden, batch_first=True)" in result.text
+    assert "self.head(out[:, -1])" in result.text
+    assert result.applied == {"RNN001": 1}
+
+
+def test_batch_first_marks_unrewritable_uses_unsafe():
+    source = _forecaster().replace("return self.head(out[-1])",
+                                   "return self.head(out.sum(dim=0))")
+    [diag] = [d for d in check_source(source, batch_first=True) if d.code == "RNN001"]
+    assert diag.fix.applicability == "unsafe"
+    assert "line(s) 13" in diag.fix.message
+
+
+def test_fix_json_edits_reproduce_the_fixed_text():
+    source = SEED.joinpath("onehot_lstm_bug.py").read_text()
+    lines = source.splitlines(keepends=True)
+    for diag in check_source(source):
+        assert diag.fix is not None, diag.code
+        new = list(lines)
+        for edit in sorted(diag.fix.edits, key=lambda e: e.row, reverse=True):
+            new[edit.row - 1:edit.end_row - 1] = [edit.content] if edit.content else []
+        cst.parse_module("".join(new))  # each fix alone still gives a valid file
+
+
+def test_untouched_code_is_byte_identical():
+    source = '''import numpy as np
+import torch   # keep   this comment
+import torch.nn as nn
+
+CONFIG = {'a': 1,
+          "b":    2}  # odd formatting stays
+
+
+def unrelated( x ):
+    return  x*2   # spacing stays
+np.random.seed(7)
+'''
+    result = fix_text(source, "f.py", Settings(), Options())
+    assert result.text == source.replace("np.random.seed(7)\n",
+                                         "np.random.seed(7)\ntorch.manual_seed(7)\n")
+
+
+def test_fix_adds_import_torch_only_when_missing():
+    source = "import numpy as np\nfrom torch import nn\n\nnp.random.seed(3)\n"
+    result = fix_text(source, "f.py", Settings(), Options())
+    assert result.text == ("import numpy as np\nfrom torch import nn\nimport torch\n\n"
+                           "np.random.seed(3)\ntorch.manual_seed(3)\n")
+    aliased = "import numpy as np\nimport torch as T\n\nnp.random.seed(3)\n"
+    assert fix_text(aliased, "f.py", Settings(), Options()).text.endswith("T.manual_seed(3)\n")
+
+
+def test_numpy_fix_adds_cpu_when_the_file_moves_tensors():
+    source = ("import torch\nimport torch.nn as nn\n\nnet = nn.Linear(4, 2).to('cuda')\n"
+              "x = torch.zeros(3, 4).to('cuda')\nout = net(x).numpy()\n")
+    result = fix_text(source, "f.py", Settings(), Options())
+    assert result.text.endswith("out = net(x).detach().cpu().numpy()\n")
+
+
+def test_seed_fixed_versions_are_what_fix_produces():
+    source = SEED.joinpath("onehot_lstm_bug.py").read_text()
+    permute = fix_text(source, "bug.py", Settings(), Options())
+    batch_first = fix_text(source, "bug.py", Settings(), Options(batch_first=True))
+    assert permute.text == SEED.joinpath("onehot_lstm_fixed_permute.py").read_text()
+    assert batch_first.text == SEED.joinpath("onehot_lstm_fixed_batch_first.py").read_text()
+    assert permute.applied == {"RNN001": 3, "RNN101": 1, "RNN103": 1}
+    assert batch_first.applied == {"RNN001": 3, "RNN101": 1, "RNN103": 1}
+    assert "_hot.permute(1, 0, 2)" in permute.text and "_hot.permute(0, 2, 1)" not in permute.text
+    assert "batch_first=True" in batch_first.text and "_hot.permute(" not in batch_first.text
+    for text in (permute.text, batch_first.text):
+        assert check_source(text) == []
+
+
+@pytest.mark.parametrize("name", ["onehot_lstm_fixed_permute.py", "onehot_lstm_fixed_batch_first.py"])
+def test_fixed_seed_scripts_train(name, tmp_path):
+    pytest.importorskip("torch")
+    proc = subprocess.run([sys.executable, str(SEED / name)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    losses = [float(m) for m in re.findall(r"training loss: ([0-9.]+)", proc.stdout)]
+    assert len(losses) >= 3
+    assert losses[-1] < losses[0] * 0.9
+
+
+def test_bug_seed_script_crashes(tmp_path):
+    pytest.importorskip("torch")
+    proc = subprocess.run([sys.executable, str(SEED / "onehot_lstm_bug.py")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "input.size(-1) must be equal to input_size" in proc.stderr
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "rnnshape", *args], cwd=cwd,
+                          capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+
+
+def test_cli_fix_modes(tmp_path):
+    target = tmp_path / "bug.py"
+    original = SEED.joinpath("onehot_lstm_bug.py").read_text()
+    target.write_text(original)
+    target.chmod(0o640)
+
+    proc = _cli("fix", "--check", str(target))
+    assert proc.returncode == 1 and target.read_text() == original
+    assert "Would fix 5 findings (RNN001: 3, RNN101: 1, RNN103: 1) in 1 file." in proc.stdout
+
+    proc = _cli("fix", "--diff", str(target))
+    assert proc.returncode == 1 and target.read_text() == original
+    assert "-        inputs_one_hot = inputs_one_hot.permute(0, 2, 1)" in proc.stdout
+    assert "+torch.manual_seed(42)" in proc.stdout
+
+    proc = _cli("fix", str(target))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Fixed 5 findings (RNN001: 3, RNN101: 1, RNN103: 1) in 1 file." in proc.stdout
+    assert target.read_text() == SEED.joinpath("onehot_lstm_fixed_permute.py").read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+    fixed = target.read_bytes()
+    proc = _cli("fix", str(target))
+    assert proc.returncode == 0 and target.read_bytes() == fixed
+    assert _cli("fix", "--check", str(target)).returncode == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["bug.py"]  # no temp files left behind
+
+
+def test_cli_fix_reports_what_remains(tmp_path):
+    target = tmp_path / "m.py"
+    target.write_text("import torch\nimport torch.nn as nn\n\nemb = nn.Embedding(10, 8)\n"
+                      "rnn = nn.GRU(5, 4, batch_first=True)\n"
+                      "out, h = rnn(emb(torch.zeros(2, 3, dtype=torch.long)))\n")
+    proc = _cli("fix", "--output-format", "concise", str(target))
+    assert proc.returncode == 1
+    assert "m.py:6:10: RNN002" in proc.stdout
+    assert "Fixed 0 findings in 0 files. 1 remaining." in proc.stdout
+
+
+def test_unparseable_fix_result_leaves_file_untouched(tmp_path, monkeypatch):
+    from rnnshape import fix_runner
+    from rnnshape.rules.hygiene import UnseededTorch
+
+    def broken(self, finding, fctx):
+        from rnnshape.fixes import SAFE, Plan
+        return Plan(SAFE, "broken", {finding.node: cst.Name("(")})
+
+    monkeypatch.setattr(UnseededTorch, "fix", broken)
+    target = tmp_path / "s.py"
+    original = "import numpy as np\nimport torch\n\nnp.random.seed(1)\n"
+    target.write_text(original)
+    args = fix_runner_args([str(target)])
+    assert fix_runner.run_fix(args) == 2
+    assert target.read_text() == original
+
+
+def fix_runner_args(paths, **overrides):
+    from rnnshape.cli import build_parser
+    return build_parser().parse_args(["fix", *paths, *overrides.get("extra", [])])
+
+
+def test_fix_on_clean_file_is_byte_identical(tmp_path):
+    target = tmp_path / "ok.py"
+    data = b"import torch\r\nimport torch.nn as nn\r\nlstm = nn.LSTM(3, 4)  # crlf stays\r\n"
+    target.write_bytes(data)
+    before = target.stat().st_mtime_ns
+    assert _cli("fix", str(target)).returncode == 0
+    assert target.read_bytes() == data
+    assert target.stat().st_mtime_ns == before
+
+
+def test_fix_keeps_bom_and_crlf(tmp_path):
+    target = tmp_path / "b.py"
+    target.write_bytes(b"\xef\xbb\xbfimport numpy as np\r\nimport torch\r\n\r\nnp.random.seed(5)\r\n")
+    assert _cli("fix", str(target)).returncode == 0
+    assert target.read_bytes() == (b"\xef\xbb\xbfimport numpy as np\r\nimport torch\r\n\r\n"
+                                   b"np.random.seed(5)\r\ntorch.manual_seed(5)\r\n")
