@@ -13,18 +13,19 @@ def rule_markdown(rule: Rule, level: int = 2) -> str:
              f"*{rule.summary}.* Severity: {rule.severity}.", "",
              f"{h}# What it finds", "", rule.what, "",
              f"{h}# Why it matters", "", rule.why, ""]
+    fixed = tuple(getattr(rule, "fixed", ()) or ())
+    several = len(rule.invalid) > 1
+    # Each example is followed by its fixed version (``fixed`` runs parallel to ``invalid``,
+    # None where the fixer leaves that example alone), so the reader sees the pair together.
     for i, example in enumerate(rule.invalid):
         source, _ = strip_marker(example)
-        title = "Example" if len(rule.invalid) == 1 else f"Example {i + 1}"
+        title = f"Example {i + 1}" if several else "Example"
         parts += [f"{h}# {title}", "", "```python", source.rstrip(), "```", ""]
-    fixed = getattr(rule, "fixed", ())
-    if fixed:
-        for i, example in enumerate(fixed):
-            if example is None:
-                continue
-            title = "Fixed" if len(fixed) == 1 else f"Fixed (example {i + 1})"
-            parts += [f"{h}# {title}", "", "```python", example.rstrip(), "```", ""]
-    elif rule.valid:
+        after = fixed[i] if i < len(fixed) else None
+        if after is not None:
+            title = f"Fixed (example {i + 1})" if several else "Fixed"
+            parts += [f"{h}# {title}", "", "```python", after.rstrip(), "```", ""]
+    if not any(f is not None for f in fixed) and rule.valid:
         parts += [f"{h}# Correct", "", "```python", rule.valid[0].rstrip(), "```", ""]
     parts += [f"{h}# Fix", "", rule.fix_note, ""]
     return "\n".join(parts)

@@ -8,7 +8,7 @@ from rich.console import Console
 from rnnshape.api import Settings, check_source
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import discover, read_source
-from rnnshape.report.json_report import render_json
+from rnnshape.report.json_report import render_json, render_statistics_json
 from rnnshape.report.text import render_concise, render_full, render_statistics, render_summary
 from rnnshape.rules import REGISTRY, all_rules
 
@@ -57,19 +57,21 @@ def run_check(args) -> int:
             errors.append(item)
             err.print(str(item), markup=False)
             continue
-        files += 1
         try:
             diagnostics.extend(check_file(item, settings))
         except FileError as exc:
             errors.append(exc)
             err.print(str(exc), markup=False)
+            continue
+        files += 1  # checked files only: the summary counts the unreadable ones apart
     if args.output_format == "json":
-        print(render_json(diagnostics))
+        # stdout must stay one JSON document, so the statistics replace the list, not follow it.
+        print(render_statistics_json(diagnostics) if args.statistics else render_json(diagnostics))
     elif args.output_format == "concise":
         render_concise(out, diagnostics)
     else:
         render_full(out, diagnostics)
-    if args.statistics:
+    if args.statistics and args.output_format != "json":
         render_statistics(out, diagnostics)
     if args.output_format != "json":
         render_summary(out, diagnostics, errors, files)
