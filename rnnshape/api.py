@@ -35,6 +35,7 @@ class Analysis:
     positions: object
     facts: object
     findings: list[Finding]
+    scope: dict = field(default_factory=dict)  # module-level names -> tracker values
 
 
 def parse(text: str, filename: str) -> cst.Module:
@@ -56,13 +57,14 @@ def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Op
     module = parse(text, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
-    facts = Tracker(module).run()
+    tracker = Tracker(module)
+    facts = tracker.run()
     ctx = Context(module, facts)
     findings = []
     for rule in all_rules():
         if settings.enabled(rule.code):
             findings.extend(rule.check(ctx))
-    return Analysis(module, positions, facts, findings)
+    return Analysis(module, positions, facts, findings, tracker.module_scope.vars)
 
 
 def check_source(text: str, filename: str = "<string>", settings: Optional[Settings] = None,

@@ -128,6 +128,25 @@ class LayoutUse:
 
 
 @dataclass
+class ModelCall:
+    """A model (user nn.Module instance or nn module) called from outside any model's code."""
+
+    node: cst.Call
+    callee: Any  # InstV or ModV
+    args: tuple
+    kwargs: dict
+    in_loop_of_eval: bool = False
+
+
+@dataclass
+class LossCall:
+    node: cst.Call
+    loss: ModuleInfo
+    input: Any
+    target: Any
+
+
+@dataclass
 class EvalRegion:
     eval_node: cst.Call
     receiver: str
@@ -157,8 +176,13 @@ class Facts:
     eval_regions: list[EvalRegion] = field(default_factory=list)
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     layout_uses: list[LayoutUse] = field(default_factory=list)
+    model_calls: list[ModelCall] = field(default_factory=list)
+    loss_calls: list[LossCall] = field(default_factory=list)
     seed_calls: list[SeedCall] = field(default_factory=list)
     imports_torch: bool = False
     moves_to_device: bool = False
     # Sites seen at least once under no_grad: a finding there is not proven.
     no_grad_sites: set[int] = field(default_factory=set)
+    # The tracker stopped early (step budget, deep recursion): what it never reached is
+    # missing, so facts about something *not* happening have been dropped.
+    truncated: bool = False

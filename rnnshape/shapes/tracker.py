@@ -16,8 +16,8 @@ import libcst as cst
 from rnnshape import torch_api as api
 from rnnshape.shapes import ops
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, role_from_name
-from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, LayoutUse, ModuleInfo,
-                                   NumpyCall, RecurrentCall, SeedCall)
+from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, LayoutUse, LossCall, ModelCall,
+                                   ModuleInfo, NumpyCall, RecurrentCall, SeedCall)
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, FuncV, InstV, IntV, ListV, Lit,
                                     LoaderV, ModV, PackedV, Ref, TensorV, TupleV, same_value)
 
@@ -63,6 +63,10 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
     return None
 
 
+def _is_name(node: cst.BaseExpression, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
 def _int_literal(node: cst.BaseExpression) -> Optional[int]:
     if isinstance(node, cst.Integer):
         return int(node.value, 0)
@@ -89,7 +93,9 @@ class Tracker:
         self.seen_recurrent: dict[tuple, RecurrentCall] = {}
         self.seen_layer: dict[tuple, LayerCall] = {}
         self.seen_uses: set[tuple] = set()
+        self.seen_model_calls: set[tuple] = set()
         self.funcs: list[FuncV] = []
+        self.backward_calls = 0
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> Facts:
@@ -105,13 +111,25 @@ class Tracker:
                 if id(func.node) not in self.visited_funcs:
                     self.call_function(func, [], {}, frame, bound=None, unknown_args=True)
         except (Budget, RecursionError):
-            pass
+            self.truncate()
         for region in self.region_sites.values():
             self.facts.eval_regions.append(region)
         self.facts.numpy_calls.extend(self.seen_numpy.values())
         self.facts.recurrent_calls.extend(self.seen_recurrent.values())
         self.facts.layer_calls.extend(self.seen_layer.values())
         return self.facts
+
+    def truncate(self):
+        """The run stopped early: drop the facts that rest on something never happening."""
+        self.facts.truncated = True
+        # An open evaluation region may have reached its backward() in the part not run.
+        for region in self.regions:
+            self.region_sites.pop(id(region.eval_node), None)
+        self.regions = []
+        # torch may be seeded further down.
+        if not any(s.qualname in api.TORCH_SEEDS for s in self.facts.seed_calls):
+            self.facts.seed_calls = [s for s in self.facts.seed_calls
+                                     if s.qualname not in api.OTHER_SEEDS]
 
     def tick(self):
         self.steps += 1
@@ -202,6 +220,22 @@ class Tracker:
                 self.exec_block(stmt.orelse.body.body, frame)
             if stmt.finalbody:
                 self.exec_block(stmt.finalbody.body.body, frame)
+        elif isinstance(stmt, cst.Match):
+            self.eval(stmt.subject, frame)
+            # Any one case runs, or none matches; the names a pattern captures hold parts of
+            # the subject, which we do not follow.
+            self.exec_branches([case.body.body for case in stmt.cases] + [[]], frame,
+                               unknown=[_pattern_names(c.pattern) for c in stmt.cases] + [[]])
+        elif isinstance(stmt, cst.TryStar):
+            self.exec_block(stmt.body.body, frame)
+            for handler in stmt.handlers:
+                if handler.name and isinstance(handler.name.name, cst.Name):
+                    frame.scope.vars[handler.name.name.value] = None
+                self.exec_block(handler.body.body, frame)
+            if stmt.orelse:
+                self.exec_block(stmt.orelse.body.body, frame)
+            if stmt.finalbody:
+                self.exec_block(stmt.finalbody.body.body, frame)
         elif hasattr(stmt, "body") and hasattr(stmt.body, "body"):
             # match, try-star and anything newer: run the body, learn nothing from the head
             self.exec_block(stmt.body.body, frame)
@@ -214,11 +248,15 @@ class Tracker:
             return [orelse]
         return orelse.body.body
 
-    def exec_branches(self, branches, frame: Frame):
+    def exec_branches(self, branches, frame: Frame, unknown=None):
+        """Run each body from the same state and join; ``unknown[i]``: names branch i rebinds
+        to something unknown before its body (a match pattern's captures)."""
         base = dict(frame.scope.vars)
         results = []
-        for body in branches:
+        for i, body in enumerate(branches):
             frame.scope.vars = dict(base)
+            for name in (unknown[i] if unknown else ()):
+                frame.scope.vars[name] = None
             self.exec_block(body, frame)
             results.append(frame.scope.vars)
         merged = dict(base)
@@ -249,15 +287,24 @@ class Tracker:
         if isinstance(node, cst.Call):
             func_val = self.eval_quiet(node.func)
             call_qual = func_val.qualname if isinstance(func_val, Ref) else None
+            # ``set_grad_enabled(is_train)``: only a literal True proves that gradients stay on,
+            # so an unknown mode counts as no_grad and keeps the hygiene rules silent.
             if call_qual == "torch.set_grad_enabled":
-                return bool(node.args) and isinstance(node.args[0].value, cst.Name) and \
-                    node.args[0].value.value == "False"
+                return not (node.args and _is_name(node.args[0].value, "True"))
             if call_qual == "torch.inference_mode" and node.args:
-                arg = node.args[0].value
-                return not (isinstance(arg, cst.Name) and arg.value == "False")
+                return not _is_name(node.args[0].value, "False")
         elif isinstance(value, Ref):
             call_qual = value.qualname
         return call_qual in api.NO_GRAD_CONTEXTS
+
+    def grad_mode_switch(self, node) -> Optional[bool]:
+        """``torch.set_grad_enabled(False)`` as a statement: no_grad for the rest of the block."""
+        if not isinstance(node, cst.Call):
+            return None
+        func_val = self.eval_quiet(node.func)
+        if not isinstance(func_val, Ref) or func_val.qualname != "torch.set_grad_enabled":
+            return None
+        return not (node.args and _is_name(node.args[0].value, "True"))
 
     def exec_class(self, node: cst.ClassDef, frame: Frame):
         bases = [self.eval(arg.value, frame) for arg in node.bases]
@@ -296,6 +343,9 @@ class Tracker:
             self.bind_target(small.target, ops.binary(left, right, small.operator), frame)
         elif isinstance(small, cst.Expr):
             self.eval(small.value, frame, line=line)
+            mode = self.grad_mode_switch(small.value)
+            if mode is not None:
+                frame.no_grad = mode
         elif isinstance(small, cst.Return):
             frame.returns.append(self.eval(small.value, frame) if small.value else Lit(None))
         elif isinstance(small, cst.Import):
@@ -438,7 +488,8 @@ class Tracker:
             self._current_scope = frame.scope
             return self.attribute(base, node.attr.value, node)
         if isinstance(node, cst.Call):
-            return self.call(node, frame)
+            result = self.call(node, frame)
+            return _without_grad(result) if frame.no_grad else result
         if isinstance(node, cst.Subscript):
             base = self._eval(node.value, frame)
             result = ops.subscript(self, base, node, frame)
@@ -448,7 +499,8 @@ class Tracker:
         if isinstance(node, cst.BinaryOperation):
             left = self._eval(node.left, frame)
             right = self._eval(node.right, frame)
-            return ops.binary(left, right, node.operator, node)
+            result = ops.binary(left, right, node.operator, node)
+            return _without_grad(result) if frame.no_grad else result
         if isinstance(node, cst.UnaryOperation):
             inner = self._eval(node.expression, frame)
             if isinstance(node.operator, cst.Minus) and isinstance(inner, IntV):
@@ -463,7 +515,7 @@ class Tracker:
                     self._eval(element.value, frame)
                     return TupleV(()) if False else None
                 items.append(self._eval(element.value, frame))
-            return TupleV(tuple(items))
+            return TupleV(tuple(items), is_list=isinstance(node, cst.List))
         if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
             return self.comprehension(node, frame)
         if isinstance(node, cst.IfExp):
@@ -568,7 +620,10 @@ class Tracker:
             args, kwargs = self.eval_args(node, frame)
             self._current_scope = frame.scope
             if isinstance(receiver, TensorV):
-                result = ops.tensor_method(self, receiver, method, args, kwargs, node, frame)
+                if any(a is _STAR for a in args):
+                    result = None  # ``x.view(*sizes)``: the rank itself is unknown
+                else:
+                    result = ops.tensor_method(self, receiver, method, args, kwargs, node, frame)
                 if receiver.layout_of is not None:
                     result = self.layout_use(receiver, node, _method_kind(method, args), result)
                 return result
@@ -623,6 +678,7 @@ class Tracker:
         return args, kwargs
 
     def note_backward(self):
+        self.backward_calls += 1
         for region in self.regions:
             region.has_backward = True
 
@@ -653,6 +709,8 @@ class Tracker:
     def call_value(self, callee, args, kwargs, node, frame: Frame):
         if isinstance(callee, Ref):
             return self.call_ref(callee.qualname, args, kwargs, node, frame)
+        if isinstance(callee, (ModV, InstV)):
+            self.note_model_call(callee, args, kwargs, node, frame)
         if isinstance(callee, ModV):
             return self.call_module(callee.info, args, kwargs, node, frame)
         if isinstance(callee, InstV):
@@ -661,9 +719,12 @@ class Tracker:
                 forward = callee.cls.methods.get("__call__")
             if forward is None:
                 return None
-            return self.call_function(forward, args, kwargs, frame, bound=callee)
+            result = self.call_function(forward, args, kwargs, frame, bound=callee)
+            if isinstance(result, TensorV):
+                result = result.step(node, result.shape)
+            return result
         if isinstance(callee, ClassV):
-            return self.instantiate(callee, args, kwargs, frame)
+            return self.instantiate(callee, args, kwargs, frame, node=node)
         if isinstance(callee, FuncV):
             return self.call_function(callee, args, kwargs, frame, bound=None)
         if isinstance(callee, BoundV):
@@ -680,7 +741,10 @@ class Tracker:
         kind = api.nn_class(qual)
         if kind is not None:
             return self.construct(kind, args, kwargs, node)
-        result = ops.call_library(self, qual, args, kwargs, node, frame)
+        if any(a is _STAR for a in args):
+            result = None  # ``torch.zeros(*sizes)``: the rank itself is unknown
+        else:
+            result = ops.call_library(self, qual, args, kwargs, node, frame)
         for arg in args:
             if isinstance(arg, TensorV) and arg.layout_of is not None:
                 name = qual.rpartition(".")[2]
@@ -764,6 +828,8 @@ class Tracker:
         if kind in api.SHAPE_PRESERVING_MODULES:
             return x.step(node, x.shape) if isinstance(x, TensorV) else None
         if kind in api.LOSSES:
+            target = args[1] if len(args) > 1 else kwargs.get("target")
+            self.facts.loss_calls.append(LossCall(node, info, x, target))
             return TensorV(Shape(()), grad=True)
         return None
 
@@ -798,9 +864,24 @@ class Tracker:
             self.seen_numpy[id(node)] = NumpyCall(node, tensor.trace)
 
     # ------------------------------------------------------------------ user code
-    def instantiate(self, cls: ClassV, args, kwargs, frame: Frame, label: str = ""):
+    def note_model_call(self, callee, args, kwargs, node, frame: Frame):
+        """Calls from outside any model's own code are what ``verify`` re-runs."""
+        owner = frame.func.owner if frame.func is not None else None
+        if owner is not None and owner.is_module:
+            return
+        if isinstance(callee, InstV) and not callee.cls.is_module:
+            return
+        if isinstance(callee, ModV) and callee.info.kind not in api.RECURRENT:
+            return
+        key = (id(node), tuple(_signature(a) for a in args))
+        if key in self.seen_model_calls:
+            return
+        self.seen_model_calls.add(key)
+        self.facts.model_calls.append(ModelCall(node, callee, tuple(args), dict(kwargs)))
+
+    def instantiate(self, cls: ClassV, args, kwargs, frame: Frame, label: str = "", node=None):
         self.instantiated.add(id(cls))
-        inst = InstV(cls, label=label)
+        inst = InstV(cls, label=label, ctor=node, ctor_args=tuple(args), ctor_kwargs=dict(kwargs))
         init = cls.methods.get("__init__")
         if init is not None:
             self.call_function(init, args, kwargs, frame, bound=inst,
@@ -815,9 +896,12 @@ class Tracker:
     def call_function(self, func: FuncV, args, kwargs, frame: Frame, bound=None,
                       unknown_args: bool = False):
         node = func.node
-        self.visited_funcs.add(id(node))
         if frame.depth >= MAX_DEPTH or self.active.count(id(node)) >= 1:
+            # Not followed, so whatever it does is unknown -- including a backward() that
+            # would make an evaluation region a training one.
+            self.note_backward()
             return None
+        self.visited_funcs.add(id(node))
         params = node.params
         scope = Scope(func.env)
         positional = list(params.posonly_params) + list(params.params)
@@ -825,12 +909,20 @@ class Tracker:
         if bound is not None:
             scope.vars[positional[0].name.value if positional else "self"] = bound
             positional = positional[1:]
+        # After ``*rest`` of unknown length, no position is known, and with ``**extra`` any
+        # parameter may have been passed: neither may fall back to its default.
+        star_at = next((i for i, v in enumerate(values) if v is _STAR), None)
+        if star_at is not None:
+            values = values[:star_at]
+        spread = star_at is not None or "**" in kwargs
         for i, param in enumerate(positional):
             name = param.name.value
-            if i < len(values) and values[i] is not _STAR:
+            if i < len(values):
                 scope.vars[name] = values[i]
             elif name in kwargs:
                 scope.vars[name] = kwargs[name]
+            elif spread:
+                scope.vars[name] = None
             elif unknown_args:
                 scope.vars[name] = self.default_of(param, frame)
             elif param.default is not None:
@@ -841,7 +933,7 @@ class Tracker:
             name = param.name.value
             if name in kwargs:
                 scope.vars[name] = kwargs[name]
-            elif param.default is not None and not unknown_args:
+            elif param.default is not None and not unknown_args and "**" not in kwargs:
                 scope.vars[name] = self.eval(param.default, Frame(func.env))
             else:
                 scope.vars[name] = None
@@ -855,7 +947,12 @@ class Tracker:
         if not unknown_args:
             key = (id(node), id(bound), no_grad, tuple(_signature(v) for v in scope.vars.values()))
             if key in self.summaries:
-                return self.summaries[key]
+                result, calls_backward = self.summaries[key]
+                if calls_backward:
+                    # The summary stands in for running the body, side effects included.
+                    self.note_backward()
+                return result
+        backward_before = self.backward_calls
         inner = Frame(scope, no_grad, frame.depth + 1, func=func)
         self.active.append(id(node))
         saved_scope = self._current_scope
@@ -866,19 +963,53 @@ class Tracker:
             self._current_scope = saved_scope
         result = _join(inner.returns)
         if key is not None:
-            self.summaries[key] = result
+            self.summaries[key] = (result, self.backward_calls != backward_before)
         return result
 
     def default_of(self, param: cst.Param, frame: Frame):
         """A parameter nobody passed: its default if it is a size, else unknown."""
         if param.default is not None:
             value = self.eval(param.default, Frame(self.module_scope))
-            if isinstance(value, (IntV, Lit)):
-                return IntV(Dim.sym(param.name.value)) if isinstance(value, IntV) else value
+            if isinstance(value, IntV):
+                return IntV(Dim.sym(param.name.value))
+            # A flag's default (``batch_first=False``) is only what callers get when they do
+            # not say otherwise; nobody here said anything, so the flag is unknown.
+            if isinstance(value, Lit) and not isinstance(value.value, (bool, float)):
+                return value
         return None
 
 
 _STAR = object()
+
+
+def _pattern_names(pattern) -> list[str]:
+    names = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_MatchAs(self, node):
+            if node.name is not None:
+                names.append(node.name.value)
+
+        def visit_MatchStar(self, node):
+            if node.name is not None:
+                names.append(node.name.value)
+
+        def visit_MatchMapping(self, node):
+            if node.rest is not None:
+                names.append(node.rest.value)
+
+    pattern.visit(Collect())
+    return names
+
+
+def _without_grad(value):
+    """What an expression computes under no_grad does not require grad."""
+    if isinstance(value, TensorV) and value.grad is not False:
+        return replace(value, grad=False)
+    if isinstance(value, TupleV):
+        items = tuple(_without_grad(item) for item in value.items)
+        return value if all(a is b for a, b in zip(items, value.items)) else TupleV(items, value.is_list)
+    return value
 # Modules that act on the feature dim only, so the batch/time layout passes through them.
 _NEUTRAL_MODULES = {"Linear", "LazyLinear"} | api.SHAPE_PRESERVING_MODULES
 _LAYOUT_METHODS = {"permute": "permute", "transpose": "transpose", "swapaxes": "transpose",
@@ -915,7 +1046,7 @@ def _function_kind(name: str, args, kwargs) -> str:
         if isinstance(axis, IntV) and axis.dim.value == -1:
             return "neutral"
     return "other"
-_BUILTINS = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "max", "min", "sum",
+_BUILTINS = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "ord", "max", "min", "sum",
              "abs", "round", "float", "str", "print", "isinstance", "sorted", "reversed"}
 
 

@@ -33,6 +33,8 @@ class Lit:
 @dataclass(frozen=True)
 class TupleV:
     items: tuple
+    # ``[3, 4]`` indexes rows where ``(3, 4)`` indexes two axes, so the literal's kind is kept.
+    is_list: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class InstV:
     cls: ClassV
     attrs: dict = field(default_factory=dict)
     label: str = ""
+    ctor: Optional[cst.Call] = None  # where it was built, so verify can build it again
+    ctor_args: tuple = ()
+    ctor_kwargs: dict = field(default_factory=dict)
 
 
 @dataclass
