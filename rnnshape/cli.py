@@ -40,6 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true",
                       help="write nothing; exit 1 if anything would change")
 
+    verify = sub.add_parser("verify", help="run the model on synthetic tensors to confirm findings")
+    verify.add_argument("file", metavar="FILE")
+    verify.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    verify.add_argument("--fixed", action="store_true", help="also verify the fixed code")
+    verify.add_argument("--batch-first", action="store_true",
+                        help="with --fixed: fix layouts by switching to batch_first=True")
+    verify.add_argument("--seed", type=int, default=0)
+    verify.add_argument("--timeout", type=float, default=60.0, metavar="S")
+    verify.add_argument("--output-format", choices=("full", "json"), default="full")
+
     rule = sub.add_parser("rule", help="show a rule's documentation")
     rule.add_argument("code", nargs="?")
     rule.add_argument("--all", action="store_true", help="list every rule")
@@ -69,6 +79,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def _dispatch(args) -> int:
+    if args.command == "verify":
+        from rnnshape.verify_command import run_verify
+        return run_verify(args)
     if args.command == "fix":
         from rnnshape.fix_runner import run_fix
         return run_fix(args)
