@@ -1,6 +1,7 @@
 """The library entry points: check a source text, get diagnostics (never raises on bad input)."""
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -10,6 +11,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from rnnshape.diagnostic import Diagnostic, FileError, TraceLine
 from rnnshape.rules import Context, Finding, all_rules
+from rnnshape.rules.base import one_line
 from rnnshape.shapes.tracker import Tracker
 
 # A file none of whose rules could fire is not parsed at all.
@@ -43,11 +45,23 @@ def parse(text: str, filename: str) -> cst.Module:
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        raise FileError(filename, f"syntax error: {exc.message}", exc.raw_line) from None
+        raise _syntax_error(text, filename, exc) from None
     except (RecursionError, MemoryError):
         raise FileError(filename, "file too deeply nested to parse") from None
     except Exception as exc:  # libcst raises a few other types on odd input
         raise FileError(filename, f"cannot parse: {type(exc).__name__}: {exc}") from None
+
+
+def _syntax_error(text: str, filename: str, exc: cst.ParserSyntaxError) -> FileError:
+    """Python's own message when it has one: shorter and better placed than the parser's."""
+    try:
+        compile(text, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as py_exc:
+        return FileError(filename, f"syntax error: {py_exc.msg}", py_exc.lineno)
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    message = exc.message.split(": expected one of")[0]
+    return FileError(filename, f"syntax error: {message}", exc.editor_line)
 
 
 def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Optional[Analysis]:
@@ -109,7 +123,7 @@ def to_diagnostics(analysis: Analysis, text: str, filename: str,
 
 def trace_line(analysis: Analysis, step) -> TraceLine:
     text = analysis.module.code_for_node(step.node)
-    text = " ".join(text.split())
+    text = one_line(text)
     if len(text) > 60:
         text = text[:57] + "..."
     shape = str(step.shape) if step.shape is not None else step.note

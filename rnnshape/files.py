@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import os
 import tempfile
 import tokenize
@@ -82,6 +83,8 @@ def decode_source(data: bytes, path: str) -> Source:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        if "invalid or missing" in str(exc) and not re.search(rb"^[ \t\f]*#.*?coding[:=]", data[:400], re.M):
+            raise FileError(path, "not valid UTF-8 (and no encoding declaration)") from None
         raise FileError(path, f"bad encoding declaration: {exc}") from None
     bom = encoding == "utf-8-sig"
     if bom:

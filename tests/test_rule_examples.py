@@ -53,9 +53,7 @@ def test_invalid_example_reports_marked_rows(rule, index, source):
     assert not foreign, f"other rules' errors in the example:\n{_show(foreign)}"
 
 
-@pytest.mark.parametrize("rule, index, source", list(_cases("fixed")))
-def test_fixed_example(rule, index, source):
-    pytest.skip("fixed examples are checked against the fixer once it lands")
+# Fixed examples are compared with the fixer's output in tests/test_fixes.py.
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])

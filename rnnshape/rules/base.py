@@ -35,6 +35,15 @@ class Context:
     def text(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
+    def one_line(self, node: cst.CSTNode) -> str:
+        return one_line(self.text(node))
+
+
+def one_line(code: str) -> str:
+    """Code shown inside a message or trace: on one line, without spaces inside brackets."""
+    text = " ".join(code.split())
+    return re.sub(r"([(\[{]) | ([)\]}])", lambda m: m.group(1) or m.group(2), text)
+
 
 REGISTRY: dict[str, "Rule"] = {}
 

@@ -183,7 +183,7 @@ out = net(torch.zeros(3, 4)).detach().numpy()
         for call in ctx.facts.numpy_calls:
             if id(call.node) in ctx.facts.no_grad_sites:
                 continue
-            receiver = ctx.text(call.node.func.value)
+            receiver = ctx.one_line(call.node.func.value)
             if len(receiver) > 40:
                 receiver = receiver[:37] + "..."
             message = (f"`{receiver}` can require grad: `.numpy()` raises unless it is "

@@ -1,0 +1,191 @@
+"""``verify`` with real torch on CPU: reproduced, fixed, isolated, bounded."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from rnnshape.cli import main  # noqa: E402
+from rnnshape.harness.verify import verify  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BUG = ROOT / "examples" / "seed" / "onehot_lstm_bug.py"
+SILENT = ROOT / "examples" / "silent_swap.py"
+
+
+def _by_code(report, code):
+    return [f for f in report.findings if f.code == code]
+
+
+def test_seed_bug_crash_is_reproduced():
+    report = verify(str(BUG))
+    assert report.error is None and report.device == "cpu"
+    layout = _by_code(report, "RNN001")
+    assert [f.row for f in layout] == [92, 103, 121]
+    for finding in layout:
+        assert finding.verdict == "reproduced"
+        assert "input.size(-1) must be equal to input_size" in finding.detail
+    # distinct bindings: the crash names both sizes, so they cannot have coincided
+    values = report.bindings
+    assert values["vocab_size"] != values["len(sequence)"]
+    [run] = report.runs
+    assert run["runtime"][0]["input"] == [1, values["vocab_size"], values["len(sequence)"]]
+    assert {f.verdict for f in report.findings if f.code in ("RNN101", "RNN103")} == {"static only"}
+    assert report.exit_code == 1
+
+
+def test_seed_bug_fixes_pass_and_strategies_agree():
+    report = verify(str(BUG), fixed=True)
+    assert report.exit_code == 0, [(f.code, f.verdict, f.detail) for f in report.findings]
+    assert {f.verdict for f in report.findings} == {"fixed"}
+    assert report.pairs and all(p["equal"] for p in report.pairs)
+    by_program = {r["program"]: r for r in report.runs}
+    n, v = report.bindings["len(sequence)"], report.bindings["vocab_size"]
+    assert by_program["fixed"]["runtime"][0]["input"] == [n, 1, v]       # permute(1, 0, 2)
+    assert by_program["other"]["runtime"][0]["input"] == [1, n, v]       # batch_first=True
+    assert by_program["other"]["runtime"][0]["batch_first"] is True
+
+
+def test_silent_swap_shows_the_wrong_runtime_shape():
+    report = verify(str(SILENT))
+    [finding] = _by_code(report, "RNN001")
+    assert finding.verdict == "reproduced"
+    assert finding.runtime_shape == "(32, 24, 5)"
+    assert "batch = 24" in finding.detail and "[time]" in finding.detail
+    assert report.exit_code == 1
+    fixed = verify(str(SILENT), fixed=True, batch_first=True)
+    [finding] = _by_code(fixed, "RNN001")
+    assert finding.verdict == "fixed" and "agree" in finding.detail
+    other = next(r for r in fixed.runs if r["program"] == "other")
+    assert other["runtime"][0]["input"] == [24, 32, 5]
+
+
+def test_top_level_code_is_never_executed(tmp_path):
+    marker = tmp_path / "marker.txt"
+    source = tmp_path / "model.py"
+    source.write_text(textwrap.dedent(f"""
+        import torch
+        import torch.nn as nn
+
+        open({str(marker)!r}, "w").write("top level ran")
+        HIDDEN = 16
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.GRU(4, HIDDEN)
+                self.fc = nn.Linear(HIDDEN, 2)
+
+            def forward(self, x):
+                out, h = self.rnn(x)
+                return self.fc(out)
+
+
+        if __name__ == "__main__":
+            open({str(marker)!r}, "w").write("main ran")
+        net = Net()
+        y = net(torch.zeros(10, 3, 4))
+    """))
+    report = verify(str(source))
+    assert not marker.exists()
+    [run] = report.runs
+    assert run["ok"] and run["runtime"][0]["input"] == [10, 3, 4]
+    assert run["output"] == [10, 3, 2]
+    assert report.exit_code == 0
+
+
+def test_timeout_is_honoured_and_reported_as_error(tmp_path):
+    source = tmp_path / "hang.py"
+    source.write_text(textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.LSTM(4, 8, bidirectional=True)
+                self.fc = nn.Linear(8, 2)
+
+            def forward(self, x):
+                out, _ = self.rnn(x)
+                while True:
+                    pass
+                return self.fc(out)
+
+
+        net = Net()
+        y = net(torch.zeros(10, 3, 4))
+    """))
+    report = verify(str(source), timeout=5)
+    assert "timed out after 5 s" in report.error
+    assert report.exit_code == 2
+    assert {f.verdict for f in report.findings if f.code == "RNN004"} == {"error"}
+
+
+def test_import_error_of_user_code_is_not_a_pass(tmp_path):
+    source = tmp_path / "imp.py"
+    source.write_text("import torch\nimport torch.nn as nn\nimport not_a_module_xyz\n\n"
+                      "lstm = nn.LSTM(3, 4)\nout, h = lstm(torch.zeros(5, 2, 6))\n")
+    report = verify(str(source))
+    assert "not_a_module_xyz" in report.error
+    assert report.exit_code == 2
+    assert [f.verdict for f in report.findings] == ["error"]
+
+
+def test_head_mismatch_reproduced_through_loss_pairing(tmp_path):
+    source = tmp_path / "bi.py"
+    source.write_text(textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+
+
+        class Tagger(nn.Module):
+            def __init__(self, vocab, hidden_size, tags):
+                super().__init__()
+                self.emb = nn.Embedding(vocab, 12)
+                self.rnn = nn.LSTM(12, hidden_size, batch_first=True, bidirectional=True)
+                self.fc = nn.Linear(hidden_size, tags)
+
+            def forward(self, tokens):
+                out, _ = self.rnn(self.emb(tokens))
+                return self.fc(out)
+
+
+        model = Tagger(100, 32, 5)
+        tokens = torch.zeros(4, 9, dtype=torch.long)
+        logits = model(tokens)
+    """))
+    report = verify(str(source))
+    [finding] = _by_code(report, "RNN004")
+    assert finding.verdict == "reproduced" and "mat1 and mat2" in finding.detail
+    fixed = verify(str(source), fixed=True)
+    assert [f.verdict for f in _by_code(fixed, "RNN004")] == ["fixed"]
+    assert fixed.exit_code == 0
+
+
+def test_missing_torch_gives_install_hint(monkeypatch, capsys):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    assert main(["verify", str(BUG)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'rnnshape[verify]'" in err[0]
+
+
+def test_cli_json_output():
+    proc = subprocess.run([sys.executable, "-m", "rnnshape", "verify", "--output-format", "json",
+                           str(SILENT)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert data["device"] == "cpu" and data["exit_code"] == 1
+    assert [(f["code"], f["verdict"]) for f in data["findings"]] == [("RNN001", "reproduced")]
+    assert data["runs"][0]["runtime"][0]["input"] == [32, 24, 5]
