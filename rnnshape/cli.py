@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", help="comma-separated codes or prefixes to disable")
     check.add_argument("--statistics", action="store_true", help="count findings per code")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
+    check.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                       help="processes to use (default: all cores)")
+    check.add_argument("--no-cache", action="store_true", help="do not read or write .rnnshape_cache/")
 
     fix = sub.add_parser("fix", help="apply fixes, then report what remains")
     fix.add_argument("paths", nargs="*", default=["."], metavar="PATH")

@@ -46,6 +46,20 @@ class Diagnostic:
     cell: Optional[int] = None
     source_line: str = ""
 
+    def to_dict(self) -> dict:
+        """Everything, for the cache; ``from_dict`` reverses it."""
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict) -> "Diagnostic":
+        data = dict(data)
+        data["trace"] = [TraceLine(**t) for t in data["trace"]]
+        if data["fix"] is not None:
+            fix = data["fix"]
+            data["fix"] = Fix(fix["applicability"], fix["message"],
+                              tuple(Edit(**e) for e in fix["edits"]))
+        return Diagnostic(**data)
+
     def to_json(self) -> dict:
         return {
             "code": self.code,
@@ -80,3 +94,6 @@ class FileError(Exception):
     def __str__(self) -> str:
         where = f"{self.filename}:{self.row}" if self.row else self.filename
         return f"{where}: error: {self.message}"
+
+    def __reduce__(self):  # crosses process boundaries in parallel runs
+        return (FileError, (self.filename, self.message, self.row))

@@ -65,6 +65,10 @@ def read_source(path: str) -> str:
 
 
 def read_source_file(path: str) -> Source:
+    return decode_source(read_bytes(path), path)
+
+
+def read_bytes(path: str) -> bytes:
     if os.path.isdir(path):
         raise FileError(path, "is a directory")
     try:
@@ -74,7 +78,7 @@ def read_source_file(path: str) -> Source:
         raise FileError(path, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:
         raise FileError(path, f"file larger than {MAX_BYTES // (1024 * 1024)} MiB, skipped")
-    return decode_source(data, path)
+    return data
 
 
 def decode_source(data: bytes, path: str) -> Source:

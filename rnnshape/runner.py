@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import Iterator, Optional
 
 from rich.console import Console
 
 from rnnshape.api import Settings, check_source
 from rnnshape.diagnostic import Diagnostic, FileError
-from rnnshape.files import discover, read_source
+from rnnshape.cache import Cache, open_cache
+from rnnshape.files import decode_source, discover, read_bytes, read_source
+from rnnshape.parallel import default_jobs, ordered_map
 from rnnshape.report.json_report import render_json, render_statistics_json
 from rnnshape.report.text import render_concise, render_full, render_statistics, render_summary
 from rnnshape.rules import REGISTRY, all_rules
@@ -30,7 +34,10 @@ def _codes(text):
 
 def check_file(path: str, settings: Settings) -> list[Diagnostic]:
     """Diagnostics for one path; raises FileError for anything that stops it being checked."""
-    text = read_source(path)
+    return check_text(path, read_source(path), settings)
+
+
+def check_text(path: str, text: str, settings: Settings) -> list[Diagnostic]:
     try:
         return check_source(text, path, settings)
     except FileError:
@@ -39,6 +46,45 @@ def check_file(path: str, settings: Settings) -> list[Diagnostic]:
         raise FileError(path, "too deeply nested to analyse") from None
     except Exception as exc:  # a bug of ours must not end the run for the other files
         raise FileError(path, f"internal error: {type(exc).__name__}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One file's work, picklable for the process pool."""
+
+    settings: Settings
+    cache: Optional[Cache]
+
+    def __call__(self, path: str):
+        try:
+            data = read_bytes(path)
+        except FileError as exc:
+            return exc
+        key = self.cache.key(path, data) if self.cache is not None else None
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        try:
+            result = check_text(path, decode_source(data, path).text, self.settings)
+        except FileError as exc:
+            result = exc
+        if key is not None:
+            self.cache.put(key, result)
+        return result
+
+
+def check_paths(paths: list[str], settings: Settings, jobs: int = 1,
+                cache: Optional[Cache] = None) -> Iterator[tuple[str, object]]:
+    """(path, diagnostics or FileError) for every file under ``paths``, in discovery order."""
+    items = list(discover(paths))
+    files = [item for item in items if not isinstance(item, FileError)]
+    results = iter(ordered_map(_Job(settings, cache), files, jobs))
+    for item in items:
+        if isinstance(item, FileError):
+            yield item.filename, item
+        else:
+            yield item, next(results)
 
 
 def run_check(args) -> int:
@@ -52,17 +98,14 @@ def run_check(args) -> int:
     diagnostics: list[Diagnostic] = []
     errors: list[FileError] = []
     files = 0
-    for item in discover(args.paths):
-        if isinstance(item, FileError):
-            errors.append(item)
-            err.print(str(item), markup=False)
+    cache = open_cache(not args.no_cache, settings)
+    jobs = args.jobs or default_jobs()
+    for _, result in check_paths(args.paths, settings, jobs, cache):
+        if isinstance(result, FileError):
+            errors.append(result)
+            err.print(str(result), markup=False)
             continue
-        try:
-            diagnostics.extend(check_file(item, settings))
-        except FileError as exc:
-            errors.append(exc)
-            err.print(str(exc), markup=False)
-            continue
+        diagnostics.extend(result)
         files += 1  # checked files only: the summary counts the unreadable ones apart
     if args.output_format == "json":
         # stdout must stay one JSON document, so the statistics replace the list, not follow it.
