@@ -71,6 +71,11 @@ TORCH_SEEDS = {"torch.manual_seed", "torch.random.manual_seed", "torch.cuda.manu
                "transformers.set_seed", "lightning.fabric.seed_everything",
                "pytorch_lightning.utilities.seed.seed_everything", "accelerate.utils.set_seed"}
 OTHER_SEEDS = {"numpy.random.seed", "random.seed"}
+TORCH_RANDOM = {f"torch.{name}" for name in (
+    "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",
+    "bernoulli", "multinomial", "poisson")} | {
+    "torch.utils.data.DataLoader", "torch.utils.data.random_split",
+    "torch.utils.data.dataloader.DataLoader", "torch.nn.functional.dropout"}
 
 NN_PREFIXES = ("torch.nn.", "torch.nn.modules.rnn.", "torch.nn.modules.linear.",
                "torch.nn.modules.sparse.", "torch.nn.modules.conv.", "torch.nn.modules.loss.",

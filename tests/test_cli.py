@@ -266,7 +266,8 @@ def test_carets_under_span(tmp_path, line, shown):
     # Tabs are shown expanded and CJK characters take two terminal cells; the carets must
     # still sit under `np.random.seed(42)`, not where the character column would put them.
     path = tmp_path / "seeded.py"
-    path.write_text(f"import numpy as np\nimport torch\n\nif True:\n{line}\n", encoding="utf-8")
+    path.write_text(f"import numpy as np\nimport torch\n\nif True:\n{line}\nnet = torch.nn.GRU(2, 3)\n",
+                    encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "rnnshape", "check", "--select", "RNN103",
                              str(path)], cwd=ROOT, env=_env(), capture_output=True, text=True,
                             encoding="utf-8", timeout=60)

@@ -103,6 +103,7 @@ CONFIG = {'a': 1,
 def unrelated( x ):
     return  x*2   # spacing stays
 np.random.seed(7)
+net = nn.GRU(3, 4)
 '''
     result = fix_text(source, "f.py", Settings(), Options())
     assert result.text == source.replace("np.random.seed(7)\n",
@@ -110,12 +111,12 @@ np.random.seed(7)
 
 
 def test_fix_adds_import_torch_only_when_missing():
-    source = "import numpy as np\nfrom torch import nn\n\nnp.random.seed(3)\n"
+    source = "import numpy as np\nfrom torch import nn\n\nnp.random.seed(3)\nm = nn.GRU(2, 3)\n"
     result = fix_text(source, "f.py", Settings(), Options())
     assert result.text == ("import numpy as np\nfrom torch import nn\nimport torch\n\n"
-                           "np.random.seed(3)\ntorch.manual_seed(3)\n")
-    aliased = "import numpy as np\nimport torch as T\n\nnp.random.seed(3)\n"
-    assert fix_text(aliased, "f.py", Settings(), Options()).text.endswith("T.manual_seed(3)\n")
+                           "np.random.seed(3)\ntorch.manual_seed(3)\nm = nn.GRU(2, 3)\n")
+    aliased = "import numpy as np\nimport torch as T\n\nnp.random.seed(3)\nx = T.randn(2)\n"
+    assert "np.random.seed(3)\nT.manual_seed(3)\n" in fix_text(aliased, "f.py", Settings(), Options()).text
 
 
 def test_numpy_fix_adds_cpu_when_the_file_moves_tensors():
@@ -212,7 +213,7 @@ def test_unparseable_fix_result_leaves_file_untouched(tmp_path, monkeypatch):
 
     monkeypatch.setattr(UnseededTorch, "fix", broken)
     target = tmp_path / "s.py"
-    original = "import numpy as np\nimport torch\n\nnp.random.seed(1)\n"
+    original = "import numpy as np\nimport torch\n\nnp.random.seed(1)\nx = torch.randn(3)\n"
     target.write_text(original)
     args = fix_runner_args([str(target)])
     assert fix_runner.run_fix(args) == 2
@@ -236,7 +237,8 @@ def test_fix_on_clean_file_is_byte_identical(tmp_path):
 
 def test_fix_keeps_bom_and_crlf(tmp_path):
     target = tmp_path / "b.py"
-    target.write_bytes(b"\xef\xbb\xbfimport numpy as np\r\nimport torch\r\n\r\nnp.random.seed(5)\r\n")
+    target.write_bytes(b"\xef\xbb\xbfimport numpy as np\r\nimport torch\r\n\r\nnp.random.seed(5)\r\n"
+                       b"x = torch.rand(2)\r\n")
     assert _cli("fix", str(target)).returncode == 0
     assert target.read_bytes() == (b"\xef\xbb\xbfimport numpy as np\r\nimport torch\r\n\r\n"
-                                   b"np.random.seed(5)\r\ntorch.manual_seed(5)\r\n")
+                                   b"np.random.seed(5)\r\ntorch.manual_seed(5)\r\nx = torch.rand(2)\r\n")

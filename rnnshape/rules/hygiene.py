@@ -196,8 +196,9 @@ class UnseededTorch(Rule):
     name = "unseeded-torch"
     summary = "numpy/random seeded but torch not"
     severity = "warning"
-    what = ("Finds a file that imports torch and seeds `numpy.random` or `random` but never "
-            "calls `torch.manual_seed` (or a framework's `seed_everything`/`set_seed`).")
+    what = ("Finds a file that seeds `numpy.random` or `random` but never calls "
+            "`torch.manual_seed` (or a framework's `seed_everything`/`set_seed`), while it builds "
+            "`nn` modules or draws from torch's generator (`torch.randn`, a `DataLoader`, ...).")
     why = ("Weight initialisation, dropout masks and DataLoader shuffling draw from torch's own "
            "generator.  Seeding numpy alone looks reproducible and is not: two runs of the same "
            "script give different models.")
@@ -208,6 +209,14 @@ import torch
 
 np.random.seed(42)
 torch.manual_seed(42)
+model = torch.nn.LSTM(8, 16)
+""",
+        """import random
+
+import torch
+
+random.seed(0)  # shuffles kernel configs; no torch randomness in this file
+configs = sorted(range(10), key=lambda _: random.random())
 """,
     )
     invalid = (
@@ -215,6 +224,7 @@ torch.manual_seed(42)
 import torch
 
 np.random.seed(42)  # <- here
+model = torch.nn.LSTM(8, 16)
 """,
     )
 
@@ -224,6 +234,7 @@ import torch
 
 np.random.seed(42)
 torch.manual_seed(42)
+model = torch.nn.LSTM(8, 16)
 """,
     )
 
@@ -249,7 +260,7 @@ torch.manual_seed(42)
 
     def check(self, ctx: Context):
         facts = ctx.facts
-        if not facts.imports_torch:
+        if not facts.imports_torch or not facts.uses_torch_random:
             return
         if any(s.qualname in api.TORCH_SEEDS for s in facts.seed_calls):
             return

@@ -180,6 +180,8 @@ class Facts:
     loss_calls: list[LossCall] = field(default_factory=list)
     seed_calls: list[SeedCall] = field(default_factory=list)
     imports_torch: bool = False
+    # Builds nn modules or draws from torch's generator: only then does seeding torch matter.
+    uses_torch_random: bool = False
     moves_to_device: bool = False
     # Sites seen at least once under no_grad: a finding there is not proven.
     no_grad_sites: set[int] = field(default_factory=set)

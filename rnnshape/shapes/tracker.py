@@ -96,6 +96,7 @@ class Tracker:
         self.seen_model_calls: set[tuple] = set()
         self.funcs: list[FuncV] = []
         self.backward_calls = 0
+        self.attr_branches: list[dict] = []  # one per exec_branches in progress
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> Facts:
@@ -253,12 +254,34 @@ class Tracker:
         to something unknown before its body (a match pattern's captures)."""
         base = dict(frame.scope.vars)
         results = []
-        for i, body in enumerate(branches):
-            frame.scope.vars = dict(base)
-            for name in (unknown[i] if unknown else ()):
-                frame.scope.vars[name] = None
-            self.exec_block(body, frame)
-            results.append(frame.scope.vars)
+        # Attributes (``self.rnn = ...`` in one branch of __init__) are joined like locals:
+        # each branch starts from the attributes as they were, and what differs is unknown.
+        attrs_before: dict = {}
+        attrs_after = []
+        self.attr_branches.append(attrs_before)
+        try:
+            for i, body in enumerate(branches):
+                frame.scope.vars = dict(base)
+                for name in (unknown[i] if unknown else ()):
+                    frame.scope.vars[name] = None
+                self.exec_block(body, frame)
+                results.append(frame.scope.vars)
+                attrs_after.append({key: inst.attrs.get(name, _MISSING)
+                                    for key, (inst, name, old) in attrs_before.items()})
+                for inst, name, old in attrs_before.values():
+                    if old is _MISSING:
+                        inst.attrs.pop(name, None)
+                    else:
+                        inst.attrs[name] = old
+        finally:
+            self.attr_branches.pop()
+        for key, (inst, name, old) in attrs_before.items():
+            vals = [after.get(key, old) for after in attrs_after]
+            if all(v is _MISSING for v in vals):
+                continue
+            first = vals[0]
+            inst.attrs[name] = first if all(
+                v is not _MISSING and same_value(first, v) for v in vals) else None
         merged = dict(base)
         names = set().union(*[r.keys() for r in results])
         for name in names:
@@ -413,6 +436,8 @@ class Tracker:
                     value = IntV(Dim.sym(f"{dotted(target) or name}"), False)
                 if isinstance(value, ModV) and not value.info.label:
                     value.info.label = dotted(target) or name
+                for before in self.attr_branches:
+                    before.setdefault((id(base), name), (base, name, base.attrs.get(name, _MISSING)))
                 base.attrs[name] = value
         elif isinstance(target, cst.Subscript):
             self.eval(target.value, frame)
@@ -428,6 +453,8 @@ class Tracker:
     def iter_elem(self, iterable, node):
         if isinstance(iterable, LoaderV):
             return ops.loader_batch(iterable)
+        if isinstance(iterable, IntV):  # a range
+            return IntV(Dim.unknown())
         if isinstance(iterable, ListV):
             return iterable.elem
         if isinstance(iterable, TupleV):
@@ -732,14 +759,14 @@ class Tracker:
         return None
 
     def call_ref(self, qual: str, args, kwargs, node, frame):
-        if qual.startswith("torch.") or qual.startswith("numpy.") or qual in (
-                "len", "range", "enumerate", "zip", "random.seed"):
-            pass
+        if qual in api.TORCH_RANDOM or (qual.startswith("torch.nn.init.") and qual.endswith("_")):
+            self.facts.uses_torch_random = True
         if qual in api.TORCH_SEEDS or qual in api.OTHER_SEEDS:
             self.record_seed(qual, node)
             return None
         kind = api.nn_class(qual)
         if kind is not None:
+            self.facts.uses_torch_random = True  # initial weights, dropout masks
             return self.construct(kind, args, kwargs, node)
         if any(a is _STAR for a in args):
             result = None  # ``torch.zeros(*sizes)``: the rank itself is unknown
@@ -881,6 +908,8 @@ class Tracker:
 
     def instantiate(self, cls: ClassV, args, kwargs, frame: Frame, label: str = "", node=None):
         self.instantiated.add(id(cls))
+        if cls.is_module:
+            self.facts.uses_torch_random = True
         inst = InstV(cls, label=label, ctor=node, ctor_args=tuple(args), ctor_kwargs=dict(kwargs))
         init = cls.methods.get("__init__")
         if init is not None:
@@ -918,9 +947,9 @@ class Tracker:
         for i, param in enumerate(positional):
             name = param.name.value
             if i < len(values):
-                scope.vars[name] = values[i]
+                scope.vars[name] = _named(values[i], name)
             elif name in kwargs:
-                scope.vars[name] = kwargs[name]
+                scope.vars[name] = _named(kwargs[name], name)
             elif spread:
                 scope.vars[name] = None
             elif unknown_args:
@@ -932,7 +961,7 @@ class Tracker:
         for param in params.kwonly_params:
             name = param.name.value
             if name in kwargs:
-                scope.vars[name] = kwargs[name]
+                scope.vars[name] = _named(kwargs[name], name)
             elif param.default is not None and not unknown_args and "**" not in kwargs:
                 scope.vars[name] = self.eval(param.default, Frame(func.env))
             else:
@@ -980,6 +1009,7 @@ class Tracker:
 
 
 _STAR = object()
+_MISSING = object()
 
 
 def _pattern_names(pattern) -> list[str]:
@@ -1000,6 +1030,15 @@ def _pattern_names(pattern) -> list[str]:
 
     pattern.visit(Collect())
     return names
+
+
+def _named(value, name: str):
+    """A size passed as ``batch_size`` means a batch, as it would if assigned to that name."""
+    if isinstance(value, IntV) and value.dim.known and value.dim.role is None:
+        role = role_from_name(name)
+        if role:
+            return IntV(value.dim.with_role(role, f"named {name}"), value.fresh)
+    return value
 
 
 def _without_grad(value):
@@ -1051,9 +1090,17 @@ _BUILTINS = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "ord", 
 
 
 def _signature(value):
+    # Roles take no part in dim equality but do in what a helper returns: a summary made for
+    # (20[time], 8) must not answer for (20[batch], 8).
     if isinstance(value, TensorV):
-        return ("T", value.shape, value.grad, id(value.rnn_src), id(value.layout_op))
-    if isinstance(value, (IntV, Lit, Ref)):
+        shape = value.shape
+        roles = tuple(d.role for d in shape.dims) if shape.dims is not None else (
+            shape.last.role if shape.last is not None else None)
+        layout = tuple(id(part) for part in value.layout_of) if value.layout_of else None
+        return ("T", shape, roles, value.grad, id(value.rnn_src), id(value.layout_op), layout)
+    if isinstance(value, IntV):
+        return (value, value.dim.role)
+    if isinstance(value, (Lit, Ref)):
         return value
     return id(value) if value is not None else None
 
