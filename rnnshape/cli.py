@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--timeout", type=float, default=60.0, metavar="S")
     verify.add_argument("--output-format", choices=("full", "json"), default="full")
 
+    for command in (check, fix):
+        command.add_argument("--force-exclude", action="store_true",
+                             help="skip ignored files even when named explicitly (pre-commit)")
+        command.add_argument("--stdin-filename", metavar="NAME",
+                             help="the name to report for source read from `-`")
+
     rule = sub.add_parser("rule", help="show a rule's documentation")
     rule.add_argument("code", nargs="?")
     rule.add_argument("--all", action="store_true", help="list every rule")

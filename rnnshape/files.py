@@ -8,7 +8,9 @@ import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Optional
+
+import pathspec
 
 from rnnshape.diagnostic import FileError
 
@@ -19,28 +21,87 @@ SOURCE_SUFFIXES = (".py", ".pyi")
 MAX_BYTES = 20 * 1024 * 1024
 
 
-def discover(paths: list[str]) -> Iterator[str | FileError]:
-    """Files to check, in a stable order; a path that cannot be used comes back as an error."""
+def discover(paths: list[str], force_exclude: bool = False,
+             exclude: Optional[Callable[[str], bool]] = None) -> Iterator[str | FileError]:
+    """Files to check, in a stable order; a path that cannot be used comes back as an error.
+
+    Directories are walked honouring every ``.gitignore`` from the repository root down.
+    A file named explicitly is checked even if ignored, unless ``force_exclude`` is set
+    (what pre-commit wants: it passes every staged file by name).
+    """
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from _walk(path)
+            yield from _walk(path, exclude)
         elif path.exists() or path.is_symlink():
             if path.is_symlink() and not path.exists():
                 yield FileError(raw, "broken symbolic link")
+            elif force_exclude and (_ignored_by_git(path) or (exclude and exclude(raw))):
+                continue
             else:
                 yield raw
         else:
             yield FileError(raw, "no such file or directory")
 
 
-def _walk(root: Path) -> Iterator[str | FileError]:
+class _GitIgnores:
+    """The ``.gitignore`` files that apply under a walk, deepest deciding first, like git."""
+
+    def __init__(self):
+        self.specs: dict[str, Optional[pathspec.GitIgnoreSpec]] = {}
+
+    def spec(self, directory: str) -> Optional[pathspec.GitIgnoreSpec]:
+        if directory not in self.specs:
+            spec = None
+            try:
+                with open(os.path.join(directory, ".gitignore"), encoding="utf-8",
+                          errors="replace") as handle:
+                    spec = pathspec.GitIgnoreSpec.from_lines(handle)
+            except OSError:
+                pass
+            self.specs[directory] = spec
+        return self.specs[directory]
+
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        path = os.path.abspath(path)
+        directory = os.path.dirname(path)
+        while True:
+            spec = self.spec(directory)
+            if spec is not None:
+                rel = os.path.relpath(path, directory).replace(os.sep, "/") + ("/" if is_dir else "")
+                decision = spec.check_file(rel).include
+                if decision is not None:
+                    return decision
+            if os.path.isdir(os.path.join(directory, ".git")):
+                return False  # patterns above the repository root do not apply
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                return False
+            directory = parent
+
+
+_IGNORES = _GitIgnores()
+
+
+def _ignored_by_git(path: Path) -> bool:
+    return _IGNORES.ignored(str(path), path.is_dir())
+
+
+def _walk(root: Path, exclude=None) -> Iterator[str | FileError]:
+    ignores = _IGNORES
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in SKIP_DIRS and not d.endswith(".egg-info")
+            and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))  # any virtualenv
+            and not ignores.ignored(os.path.join(dirpath, d), True)
+            and not (exclude and exclude(os.path.join(dirpath, d))))
         for name in sorted(filenames):
-            if name.endswith(SOURCE_SUFFIXES):
-                entries.append(os.path.join(dirpath, name))
+            full = os.path.join(dirpath, name)
+            if name.endswith(SOURCE_SUFFIXES) and not ignores.ignored(full, False) \
+                    and not (exclude and exclude(full)):
+                entries.append(full)
     for entry in sorted(entries):
         if os.path.islink(entry) and not os.path.exists(entry):
             yield FileError(entry, "broken symbolic link")

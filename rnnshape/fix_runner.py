@@ -9,7 +9,7 @@ from rich.console import Console
 
 from rnnshape.api import check_source
 from rnnshape.diagnostic import Diagnostic, FileError
-from rnnshape.files import discover, read_source_file, write_atomic
+from rnnshape.files import decode_source, discover, read_source_file, write_atomic
 from rnnshape.fixes import Options, fix_text
 from rnnshape.report.json_report import render_json
 from rnnshape.report.text import render_concise, render_full
@@ -40,11 +40,13 @@ def run_fix(args) -> int:
         return 2
     options = Options(batch_first=args.batch_first, unsafe=args.unsafe_fixes)
     dry = args.diff or args.check
+    if args.paths == ["-"]:
+        return _fix_stdin(args, settings, options, err)
     applied: Counter = Counter()
     remaining: list[Diagnostic] = []
     errors: list[FileError] = []
     changed = 0
-    for item in discover(args.paths):
+    for item in discover(args.paths, force_exclude=args.force_exclude):
         if isinstance(item, FileError):
             errors.append(item)
             err.print(str(item), markup=False)
@@ -89,4 +91,28 @@ def run_fix(args) -> int:
         return 2
     if dry:
         return 1 if changed else 0
+    return 1 if remaining else 0
+
+
+def _fix_stdin(args, settings, options: Options, err: Console) -> int:
+    """``fix -``: the fixed source goes to stdout (like a formatter), the summary to stderr."""
+    name = args.stdin_filename or "-"
+    data = sys.stdin.buffer.read()
+    try:
+        source = decode_source(data, name)
+        result = fix_text(source.text, name, settings, options)
+    except FileError as exc:
+        err.print(str(exc), markup=False)
+        sys.stdout.buffer.write(data)  # an editor piping through us must not lose the buffer
+        return 2
+    if args.diff:
+        sys.stdout.writelines(difflib.unified_diff(
+            source.text.splitlines(keepends=True), result.text.splitlines(keepends=True),
+            fromfile=f"a/{name}", tofile=f"b/{name}"))
+    elif not args.check:
+        sys.stdout.write(result.text)
+    changed = result.text != source.text
+    if args.diff or args.check:
+        return 1 if changed else 0
+    remaining = check_source(result.text, name, settings, batch_first=args.batch_first)
     return 1 if remaining else 0

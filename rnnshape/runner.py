@@ -75,9 +75,20 @@ class _Job:
 
 
 def check_paths(paths: list[str], settings: Settings, jobs: int = 1,
-                cache: Optional[Cache] = None) -> Iterator[tuple[str, object]]:
-    """(path, diagnostics or FileError) for every file under ``paths``, in discovery order."""
-    items = list(discover(paths))
+                cache: Optional[Cache] = None, force_exclude: bool = False,
+                stdin_filename: Optional[str] = None) -> Iterator[tuple[str, object]]:
+    """(path, diagnostics or FileError) for every file under ``paths``, in discovery order.
+
+    ``-`` reads the source from standard input and reports it as ``stdin_filename``.
+    """
+    if paths == ["-"]:
+        name = stdin_filename or "-"
+        try:
+            yield name, check_text(name, decode_source(sys.stdin.buffer.read(), name).text, settings)
+        except FileError as exc:
+            yield name, exc
+        return
+    items = list(discover(paths, force_exclude=force_exclude))
     files = [item for item in items if not isinstance(item, FileError)]
     results = iter(ordered_map(_Job(settings, cache), files, jobs))
     for item in items:
@@ -100,7 +111,8 @@ def run_check(args) -> int:
     files = 0
     cache = open_cache(not args.no_cache, settings)
     jobs = args.jobs or default_jobs()
-    for _, result in check_paths(args.paths, settings, jobs, cache):
+    for _, result in check_paths(args.paths, settings, jobs, cache, args.force_exclude,
+                                 args.stdin_filename):
         if isinstance(result, FileError):
             errors.append(result)
             err.print(str(result), markup=False)
