@@ -15,7 +15,8 @@ from rnnshape.rules.base import one_line
 from rnnshape.shapes.tracker import Tracker
 
 # A file none of whose rules could fire is not parsed at all.
-_PREFILTER = re.compile(r"LSTM|GRU|RNN|\.eval\(|\.numpy\(|seed\(")
+_PREFILTER = re.compile(r"LSTM|GRU|RNN|\.eval\(|\.numpy\(|seed\(|\.view\(|pack_padded|pad_packed|"
+                        r"[Cc]ross_?[Ee]ntropy|NLLLoss|nll_loss")
 
 
 @dataclass

@@ -242,3 +242,29 @@ def test_fix_keeps_bom_and_crlf(tmp_path):
     assert _cli("fix", str(target)).returncode == 0
     assert target.read_bytes() == (b"\xef\xbb\xbfimport numpy as np\r\nimport torch\r\n\r\n"
                                    b"np.random.seed(5)\r\ntorch.manual_seed(5)\r\nx = torch.rand(2)\r\n")
+
+
+def test_fixed_examples_run_under_torch(tmp_path):
+    pytest.importorskip("torch")
+    import json
+    sources = {f"{rule.code}-{attr}-{i}": text
+               for rule in all_rules()
+               for attr in ("fixed", "fixed_batch_first")
+               for i, text in enumerate(getattr(rule, attr, ())) if text is not None}
+    runner = tmp_path / "run_all.py"
+    runner.write_text(
+        "import json, sys, traceback\n"
+        "failed = {}\n"
+        "for name, source in json.load(open(sys.argv[1])).items():\n"
+        "    try:\n"
+        "        exec(compile(source, name, 'exec'), {'__name__': '__main__'})\n"
+        "    except Exception:\n"
+        "        failed[name] = traceback.format_exc(limit=2)\n"
+        "print(json.dumps(failed))\n")
+    data = tmp_path / "sources.json"
+    data.write_text(json.dumps(sources))
+    proc = subprocess.run([sys.executable, str(runner), str(data)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {}
+    assert len(sources) >= 14

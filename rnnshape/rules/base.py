@@ -87,5 +87,6 @@ def strip_marker(source: str) -> tuple[str, list[int]]:
 
 
 def all_rules() -> list[Rule]:
-    from rnnshape.rules import heads, hygiene, layout  # noqa: F401  (registration)
+    from rnnshape.rules import (heads, hygiene, layout, outputs, packing,  # noqa: F401
+                                states, training)  # registration
     return [REGISTRY[code] for code in sorted(REGISTRY)]

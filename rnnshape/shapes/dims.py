@@ -45,11 +45,13 @@ def role_from_name(name: str) -> Optional[str]:
     # ``size`` alone is too vague; it only counts next to another feature word.
     if words_set & _ROLE_WORDS[BATCH]:
         return BATCH
-    if words_set & (_ROLE_WORDS[TIME] - {"len", "t", "length"}):
-        return TIME
+    # A strong feature word outranks a time word: ``text_vocab_size`` and
+    # ``sentence_embedding_dim`` are sizes of a feature axis that merely mention sequences.
     strong_feature = _ROLE_WORDS[FEATURE] - {"size", "d", "in", "input", "dim"}
     if words_set & strong_feature:
         return FEATURE
+    if words_set & (_ROLE_WORDS[TIME] - {"len", "t", "length"}):
+        return TIME
     if words_set & {"len", "length", "lengths"}:
         return TIME
     if "dim" in words_set and len(words) > 1:
@@ -71,6 +73,9 @@ class Dim:
     poly: Optional[tuple[tuple[Monomial, int], ...]]
     role: Optional[str] = field(default=None, compare=False)
     origin: Optional[str] = field(default=None, compare=False)  # why the role, for traces
+    # For a dim made by flattening: the merged dims, outermost first.  Logits flattened as
+    # (time, batch) and targets as (batch, time) pair the wrong elements.
+    parts: Optional[tuple] = field(default=None, compare=False)
 
     # -- construction -------------------------------------------------------------------------
     @staticmethod
@@ -86,6 +91,9 @@ class Dim:
     @staticmethod
     def unknown(role: Optional[str] = None, origin: Optional[str] = None) -> "Dim":
         return Dim(None, role, origin)
+
+    def with_parts(self, parts) -> "Dim":
+        return Dim(self.poly, self.role, self.origin, tuple(parts))
 
     def with_role(self, role: Optional[str], origin: Optional[str] = None) -> "Dim":
         return Dim(self.poly, role, origin if role else None)
@@ -143,6 +151,8 @@ class Dim:
 
     def floordiv(self, other: "Dim") -> "Dim":
         a, b = self.value, other.value
+        if b == 0:
+            return Dim.unknown()  # the program raises here; no size comes out of it
         if a is not None and b:
             return Dim.const(a // b)
         if b is not None and b > 0 and self.poly is not None and all(c % b == 0 for _, c in self.poly):
@@ -150,6 +160,25 @@ class Dim:
         if self.poly is not None and other.poly is not None:
             return Dim.sym(f"({self}) // ({other})")
         return Dim.unknown()
+
+    def exact_div(self, other: "Dim") -> Optional["Dim"]:
+        """``self / other`` when ``other`` is one term dividing every term of ``self``, else None."""
+        if self.poly is None or other.poly is None or len(other.poly) != 1:
+            return None
+        (mono, coeff), = other.poly
+        if coeff == 0:
+            return None
+        terms = []
+        for m, c in self.poly:
+            rest = list(m)
+            for name in mono:
+                if name not in rest:
+                    return None
+                rest.remove(name)
+            if c % coeff:
+                return None
+            terms.append((tuple(rest), c // coeff))
+        return Dim(_poly_from(terms))
 
     # -- display --------------------------------------------------------------------------
     def __str__(self) -> str:

@@ -99,6 +99,8 @@ class RecurrentCall:
     shape: Shape
     trace: tuple[Step, ...]
     layout_op: Optional[LayoutOp]
+    hx: Any = None  # the initial state passed in (TensorV, or TupleV of two for an LSTM)
+    batch: Optional[Dim] = None  # for packed input, where the shape does not say
 
 
 @dataclass
@@ -147,6 +149,57 @@ class LossCall:
 
 
 @dataclass
+class StatePick:
+    """``h_n[-1]``, ``h_n[0]`` or ``h_n.squeeze(0)``: one slice of a final hidden state."""
+
+    node: cst.CSTNode
+    module: ModuleInfo
+    index: Optional[int]
+    trace: tuple = ()
+    combined: bool = False  # concatenated with another pick, as the bidirectional idiom does
+    consumer: Optional[ModuleInfo] = None  # the Linear it feeds, when the tracker saw one
+
+
+@dataclass
+class StateMisuse:
+    """A GRU/RNN state unpacked as ``(h, c)``, or an LSTM's ``(h, c)`` tuple used as a tensor."""
+
+    node: cst.CSTNode
+    module: ModuleInfo
+    kind: str  # "unpack" | "tuple-as-tensor"
+    detail: str = ""
+
+
+@dataclass
+class ViewCall:
+    """``.view`` on a tensor whose memory order no longer matches its dims."""
+
+    node: cst.Call
+    before: Shape
+    after: Shape
+    trace: tuple = ()
+
+
+@dataclass
+class PackCall:
+    node: cst.Call
+    kind: str  # "pack" | "pad"
+    batch_first: Optional[bool]
+    data: Any = None  # pack: the padded tensor; pad: the PackedV
+    lengths: Any = None
+    module: Optional[ModuleInfo] = None  # pad: the module that produced the packed output
+
+
+@dataclass
+class TrainLoop:
+    """A loop that calls ``.eval()`` and trains, with no ``.train()`` anywhere in it."""
+
+    loop: cst.CSTNode
+    eval_node: cst.Call
+    receiver: str
+
+
+@dataclass
 class EvalRegion:
     eval_node: cst.Call
     receiver: str
@@ -176,6 +229,12 @@ class Facts:
     eval_regions: list[EvalRegion] = field(default_factory=list)
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     layout_uses: list[LayoutUse] = field(default_factory=list)
+    modules: list[ModuleInfo] = field(default_factory=list)  # every nn.* construction
+    state_picks: list[StatePick] = field(default_factory=list)
+    state_misuses: list[StateMisuse] = field(default_factory=list)
+    view_calls: list[ViewCall] = field(default_factory=list)
+    pack_calls: list[PackCall] = field(default_factory=list)
+    train_loops: list[TrainLoop] = field(default_factory=list)
     model_calls: list[ModelCall] = field(default_factory=list)
     loss_calls: list[LossCall] = field(default_factory=list)
     seed_calls: list[SeedCall] = field(default_factory=list)

@@ -8,9 +8,10 @@ import libcst as cst
 
 from rnnshape import torch_api as api
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, normalize_axis
-from rnnshape.shapes.facts import LayerCall, LayoutOp, ModuleInfo, RecurrentCall
-from rnnshape.shapes.values import (DatasetV, IntV, ListV, Lit, LoaderV, ModV, PackedV, TensorV,
-                                    TupleV)
+from rnnshape.shapes.facts import (LayerCall, LayoutOp, LossCall, ModuleInfo, PackCall,
+                                   RecurrentCall)
+from rnnshape.shapes.values import (DatasetV, IntV, ListV, Lit, LoaderV, ModV, PackedV,
+                                    StateTupleV, TensorV, TupleV)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -56,7 +57,8 @@ def _tensor_from_nested(value, numpy: bool) -> Optional[TensorV]:
         inner = _tensor_from_nested(value.elem, numpy)
         if inner is None:
             if isinstance(value.elem, (IntV, Lit)):
-                return TensorV(Shape.of(value.length), numpy=numpy)
+                return TensorV(Shape.of(value.length), numpy=numpy,
+                               integer=isinstance(value.elem, IntV))
             return None
         if inner.shape.dims is None:
             return None
@@ -67,7 +69,8 @@ def _tensor_from_nested(value, numpy: bool) -> Optional[TensorV]:
             return TensorV(Shape.of(Dim.const(0)), numpy=numpy)
         inners = [_tensor_from_nested(it, numpy) for it in value.items]
         if all(isinstance(it, (IntV, Lit)) for it in value.items):
-            return TensorV(Shape.of(Dim.const(len(value.items))), numpy=numpy)
+            return TensorV(Shape.of(Dim.const(len(value.items))), numpy=numpy,
+                           integer=all(isinstance(it, IntV) for it in value.items))
         if any(i is None or i.shape.dims is None for i in inners):
             return None
         first = inners[0].shape
@@ -105,35 +108,44 @@ def reshape(x: TensorV, sizes: Optional[list[Dim]], node) -> Optional[TensorV]:
     if sizes is None:
         return None
     old = list(x.shape.dims) if x.shape.dims is not None else None
+    infer = [i for i, dim in enumerate(sizes) if dim.value == -1]
+    if len(infer) > 1:
+        return None  # torch rejects two inferred sizes
     new: list[Dim] = []
-    infer_at = None
     pool = list(old) if old is not None else []
     for i, dim in enumerate(sizes):
-        if dim.value == -1:
-            infer_at = i
+        if i in infer:
             new.append(Dim.unknown())
             continue
-        match = None
-        for j, candidate in enumerate(pool):
-            if candidate.same(dim) is True:
-                match = pool.pop(j)
-                break
-        if match is not None:
-            new.append(dim.with_role(match.role, match.origin) if match.role else dim)
-        else:
-            new.append(dim)
-    if infer_at is not None:
-        if old is not None and all(
-                any(o.same(n) is True for o in old) for k, n in enumerate(new) if k != infer_at):
-            new[infer_at] = _product(pool) if pool else Dim.const(1)
-            if len(pool) == 1:
-                new[infer_at] = pool[0]
-        else:
-            new[infer_at] = Dim.unknown()
-    # ``reshape(1, seq, feat)``: a leading 1 in front of existing dims is a batch of one.
+        matches = [j for j, candidate in enumerate(pool) if candidate.same(dim) is True]
+        roles = {pool[j].role for j in matches}
+        if matches:
+            match = pool.pop(matches[0])
+            # A size the code names itself (``seq_len``) keeps its own meaning; one that does
+            # not borrows the meaning of the old dim it equals, unless two equal old dims
+            # (``batch_size == seq_len == 32``) make that a coin toss.
+            if dim.role is None and len(roles) == 1 and match.role is not None:
+                dim = dim.with_role(match.role, match.origin)
+        new.append(dim)
+    if infer:
+        at = infer[0]
+        inferred = Dim.unknown()
+        if old is not None:
+            rest = _product(d for k, d in enumerate(new) if k != at)
+            quotient = _product(old).exact_div(rest) if rest.known else None
+            if quotient is not None:
+                inferred = quotient
+                if len(pool) == 1 and pool[0].same(quotient) is True:
+                    inferred = pool[0]
+                elif len(pool) >= 2 and _product(pool).same(quotient) is True:
+                    inferred = inferred.with_parts(pool)
+        new[at] = inferred
+    # ``reshape(1, seq, feat)``: a leading 1 in front of a sequence is a batch of one.
     if old is not None and len(new) == len(old) + 1 and new and new[0].value == 1 and \
-            not any(o.value == 1 for o in old):
-        new[0] = new[0].with_role(BATCH, "a batch of one added in front")
+            not any(o.value == 1 for o in old) and new[0].role is None:
+        roles = {d.role for d in new[1:]}
+        if TIME in roles and BATCH not in roles:
+            new[0] = new[0].with_role(BATCH, "a batch of one added in front")
     keeps_layout = old is not None and len(new) == len(old) and all(
         a.same(b) is True for a, b in zip(old, new))
     return x.step(node, Shape(tuple(new)), layout_op=x.layout_op if keeps_layout else None,
@@ -153,14 +165,29 @@ def unsqueeze(x: TensorV, axis, node) -> Optional[TensorV]:
     pos = normalize_axis(axis, rank)
     if pos is None:
         return None
-    if rank == 3:
-        role = FEATURE if pos == rank - 1 else BATCH
-        origin = "a size-1 feature added last" if role == FEATURE else "a batch of one added"
-    else:
-        role, origin = None, None
+    role, origin = inserted_one_role(dims, pos)
     new = list(dims)
     new.insert(pos, Dim.const(1, role, origin))
     return x.step(node, Shape(tuple(new)), layout_op=None)
+
+
+def inserted_one_role(dims, pos: int) -> tuple[Optional[str], Optional[str]]:
+    """The meaning of a size-1 axis inserted at ``pos`` to make a 3-d recurrent input.
+
+    Added last it is a feature of size one.  Elsewhere it completes whichever of batch and
+    time the data already has: ``(seq, feat)`` gains a batch of one, but ``(batch, feat)`` --
+    a decoder fed one token per step -- gains a single time step.  With neither known it
+    could be either, so it gets no meaning."""
+    if len(dims) != 2:
+        return None, None
+    if pos == 2:
+        return FEATURE, "a size-1 feature added last"
+    roles = {d.role for d in dims}
+    if TIME in roles and BATCH not in roles:
+        return BATCH, "a batch of one added"
+    if BATCH in roles and TIME not in roles:
+        return TIME, "a single time step added"
+    return None, None
 
 
 def squeeze(x: TensorV, axis, node) -> Optional[TensorV]:
@@ -169,17 +196,26 @@ def squeeze(x: TensorV, axis, node) -> Optional[TensorV]:
         return None
     if axis is None:
         if any(d.value is None for d in dims):
-            return replace(x, shape=Shape.unknown(), layout_op=None)
-        return x.step(node, Shape(tuple(d for d in dims if d.value != 1)), layout_op=None)
+            # A symbolic size may be 1 and vanish: the rank is unknown.  Only a last dim that
+            # is a constant other than 1 is sure to stay last.
+            keep = dims[-1] if dims and dims[-1].value not in (None, 1) else None
+            return _unknown_rank(x, node, keep)
+        return x.step(node, Shape(tuple(d for d in dims if d.value != 1)), layout_op=None,
+                      rnn_src=x.rnn_src if dims and dims[-1].value != 1 else None)
     pos = normalize_axis(axis, len(dims))
     if pos is None:
         return None
-    if dims[pos].value == 1 or dims[pos].value is None:
-        if dims[pos].value is None:
-            return replace(x, shape=Shape.unknown(), layout_op=None)
+    if dims[pos].value is None:
+        return _unknown_rank(x, node, dims[-1] if pos != len(dims) - 1 else None)
+    if dims[pos].value == 1:
         return x.step(node, Shape(dims[:pos] + dims[pos + 1:]), layout_op=None,
                       rnn_src=x.rnn_src if pos != len(dims) - 1 else None)
     return x.step(node, x.shape)
+
+
+def _unknown_rank(x: TensorV, node, last: Optional[Dim]) -> TensorV:
+    return x.step(node, Shape.unknown(last), layout_op=None,
+                  rnn_src=x.rnn_src if last is not None else None)
 
 
 def flatten(x: TensorV, start: int, end: int, node) -> Optional[TensorV]:
@@ -190,6 +226,8 @@ def flatten(x: TensorV, start: int, end: int, node) -> Optional[TensorV]:
     if s is None or e is None or s > e:
         return None
     merged = _product(dims[s:e + 1])
+    if e > s:
+        merged = merged.with_parts(dims[s:e + 1])
     new = dims[:s] + (merged,) + dims[e + 1:]
     return x.step(node, Shape(new), layout_op=None,
                   rnn_src=x.rnn_src if e < len(dims) - 1 or s == e else None)
@@ -209,13 +247,16 @@ def index_tensor(x: TensorV, node: cst.Subscript, tracker, frame) -> Optional[Te
         return replace(x, shape=Shape.unknown(), layout_op=None, rnn_src=None)
     out: list[Dim] = []
     pos = 0
+    ints = advanced = 0
     for element in elements:
         sl = element.slice
         if isinstance(sl, cst.Index):
             value_node = sl.value
             if isinstance(value_node, cst.Name) and value_node.value == "None":
-                out.append(Dim.const(1, BATCH if len(dims) == 2 and pos == 0 else None,
-                                     "a batch of one added" if len(dims) == 2 and pos == 0 else None))
+                plain = len(elements) == 1 or all(
+                    isinstance(e.slice, cst.Slice) or e is element for e in elements)
+                role, origin = inserted_one_role(dims, len(out)) if plain else (None, None)
+                out.append(Dim.const(1, role, origin))
                 continue
             if isinstance(value_node, cst.Ellipsis):
                 rest = len(dims) - pos - sum(
@@ -228,16 +269,17 @@ def index_tensor(x: TensorV, node: cst.Subscript, tracker, frame) -> Optional[Te
             value = tracker.eval(value_node, frame)
             if pos >= len(dims):
                 return None
-            if isinstance(value, IntV) or (isinstance(value, Lit) and isinstance(value.value, bool)):
+            if isinstance(value, IntV):
+                ints += 1
                 pos += 1
                 continue
-            if isinstance(value, TensorV) and value.shape.dims is not None:
-                out.extend(value.shape.dims)
-                pos += 1
-                continue
-            if isinstance(value, (TupleV, ListV)):
-                return replace(x, shape=Shape.unknown(), layout_op=None)
-            return replace(x, shape=Shape.unknown(), layout_op=None, rnn_src=None)
+            picked = _advanced_index(value)
+            if picked is None:
+                return replace(x, shape=Shape.unknown(), layout_op=None, rnn_src=None)
+            advanced += 1
+            out.extend(picked)
+            pos += 1
+            continue
         else:  # Slice
             if pos >= len(dims):
                 return None
@@ -246,10 +288,31 @@ def index_tensor(x: TensorV, node: cst.Subscript, tracker, frame) -> Optional[Te
             else:
                 out.append(Dim.unknown(dims[pos].role, dims[pos].origin))
             pos += 1
+    if advanced and advanced + ints > 1:
+        # Several index arrays (ints count as arrays next to one) broadcast together and may
+        # move their axes to the front: numpy's rules, not worth guessing at.
+        return replace(x, shape=Shape.unknown(), layout_op=None, rnn_src=None)
     out.extend(dims[pos:])
     new = Shape(tuple(out))
     return x.step(node, new, layout_op=None,
                   rnn_src=x.rnn_src if _last_kept(x.shape, new) else None)
+
+
+def _advanced_index(value) -> Optional[tuple[Dim, ...]]:
+    """The dims an index array puts in place of the axis it indexes, when provable.
+
+    Only integer arrays qualify: a boolean mask (or a float tensor we cannot tell from one)
+    selects a data-dependent number of elements."""
+    if isinstance(value, TensorV):
+        return value.shape.dims if value.integer and value.shape.dims is not None else None
+    if isinstance(value, TupleV):
+        if value.is_list and value.items and all(
+                isinstance(i, IntV) and i.dim.known for i in value.items):
+            return (Dim.const(len(value.items)),)
+        return None
+    if isinstance(value, ListV):
+        return (value.length,) if isinstance(value.elem, IntV) else None
+    return None
 
 
 # ---------------------------------------------------------------------- tensor methods
@@ -316,6 +379,9 @@ def tensor_method(tracker, x: TensorV, method: str, args, kwargs, node, frame, r
             args = [kwargs["shape"]]
         result = reshape(x, sizes_from_args(args), node)
         if result is not None and method == "view" and not x.contiguous:
+            if _view_breaks(x, result):
+                from rnnshape.shapes.facts import ViewCall
+                tracker.facts.view_calls.append(ViewCall(node, x.shape, result.shape, result.trace))
             result = replace(result, contiguous=False)
         return result
     if method in ("view_as", "reshape_as", "expand_as", "type_as") and args and isinstance(args[0], TensorV):
@@ -340,8 +406,8 @@ def tensor_method(tracker, x: TensorV, method: str, args, kwargs, node, frame, r
     if method == "detach" or method == "detach_":
         return replace(x, grad=False)
     if method in ("size",):
-        if args:
-            axis = int_of(args[0])
+        if args or "dim" in kwargs:
+            axis = int_of(args[0] if args else kwargs["dim"])
             dims = x.shape.dims
             if axis is None or dims is None:
                 return IntV(Dim.unknown(), fresh=False)
@@ -355,7 +421,12 @@ def tensor_method(tracker, x: TensorV, method: str, args, kwargs, node, frame, r
         return replace(x, numpy=True, grad=False)
     if method in ("to", "cuda"):
         tracker.facts.moves_to_device = True
-        return replace(x, integer=x.integer)
+        target = tracker.module.code_for_node(node.args[0].value) if node.args else ""
+        if method == "cuda" or "cuda" in target or (target and "device" in target):
+            return replace(x, on_device="cpu" not in target)
+        return x
+    if method == "cpu":
+        return replace(x, on_device=False)
     if method in ("long", "int"):
         return replace(x, integer=True)
     if method == "narrow":
@@ -393,10 +464,13 @@ def call_library(tracker, qual: str, args, kwargs, node, frame):
         if args:
             return IntV(tracker.length_of(args[0], node.args[0].value), fresh=True)
         return None
+    # A range is represented by its length; iterating it gives ints of unknown value.
     if qual == "range":
         if len(args) == 1:
             return IntV(as_dim(args[0]) or Dim.unknown())
-        return None
+        if len(args) == 2 and as_dim(args[0]) is not None and as_dim(args[1]) is not None:
+            return IntV(as_dim(args[1]) - as_dim(args[0]))
+        return IntV(Dim.unknown()) if args else None
     if qual in ("enumerate",):
         if args:
             elem = tracker.iter_elem(args[0], node)
@@ -409,8 +483,10 @@ def call_library(tracker, qual: str, args, kwargs, node, frame):
         if isinstance(args[0], (ListV, TupleV)):
             return args[0]
         return None
-    if qual in ("int",) and args and isinstance(args[0], IntV):
-        return args[0]
+    if qual == "int" and args:
+        return args[0] if isinstance(args[0], IntV) else IntV(Dim.unknown())
+    if qual == "ord":
+        return IntV(Dim.unknown())
     if qual in ("max", "min", "sum", "abs", "round", "float", "str", "print", "isinstance"):
         return None
     if head in ("torch", "torch.nn.functional", "torch.functional", "torch.special",
@@ -492,14 +568,73 @@ def call_library(tracker, qual: str, args, kwargs, node, frame):
     if name == "pack_padded_sequence" or name == "pack_sequence":
         x = first
         last = x.shape.last_dim if isinstance(x, TensorV) else None
-        return PackedV(last, x.rnn_src if isinstance(x, TensorV) else None)
+        batch = time = None
+        if name == "pack_padded_sequence":
+            batch_first = _bool_arg(args, kwargs, 2, "batch_first", False)
+            lengths = args[1] if len(args) > 1 else kwargs.get("lengths")
+            tracker.facts.pack_calls.append(PackCall(node, "pack", batch_first, x, lengths))
+            if isinstance(x, TensorV) and x.shape.dims is not None and len(x.shape.dims) >= 2 \
+                    and batch_first is not None:
+                batch, time = (x.shape.dims[0], x.shape.dims[1]) if batch_first else \
+                    (x.shape.dims[1], x.shape.dims[0])
+        return PackedV(last, x.rnn_src if isinstance(x, TensorV) else None, batch, time)
     if name == "pad_packed_sequence":
         if isinstance(first, PackedV):
-            out = TensorV(Shape.unknown(first.last), rnn_src=first.rnn_src, grad=True)
+            batch_first = _bool_arg(args, kwargs, 1, "batch_first", False)
+            tracker.facts.pack_calls.append(PackCall(node, "pad", batch_first, first,
+                                                     module=first.rnn_src))
+            dims = None
+            if first.batch is not None and first.time is not None and first.last is not None \
+                    and batch_first is not None:
+                dims = (first.batch, first.time) if batch_first else (first.time, first.batch)
+            shape = Shape(dims + (first.last,)) if dims else Shape.unknown(first.last)
+            out = TensorV(shape, rnn_src=first.rnn_src, grad=True)
             return TupleV((out, None))
         return None
+    if name in ("cross_entropy", "nll_loss") and head == "torch.nn.functional":
+        kind = "CrossEntropyLoss" if name == "cross_entropy" else "NLLLoss"
+        target = args[1] if len(args) > 1 else kwargs.get("target")
+        tracker.facts.loss_calls.append(LossCall(node, ModuleInfo(kind, {}, None, name), first, target))
+        return TensorV(Shape(()), grad=True)
     if name in ("matmul", "mm", "bmm") and len(args) > 1:
         return matmul(args[0], args[1], node)
+    return None
+
+
+def _view_breaks(x: TensorV, result: TensorV) -> bool:
+    """Does this ``view`` merge dims that a permute made non-adjacent in memory?
+
+    After ``permute(p)`` of a contiguous tensor, dims i and i+1 can be merged only when
+    ``p[i+1] == p[i] + 1`` (size-1 dims do not matter).  PyTorch raises for any other merge.
+    """
+    op = x.layout_op
+    old, new = x.shape.dims, result.shape.dims
+    if op is None or op.after != x.shape or old is None or new is None:
+        return False
+    groups, i = [], 0
+    for dim in new:
+        if i >= len(old):
+            return False
+        start, acc = i, old[i]
+        i += 1
+        while acc.same(dim) is not True and i < len(old):
+            acc = acc * old[i]
+            i += 1
+        if acc.same(dim) is not True:
+            return False  # not a pure merge/keep of whole dims: cannot tell
+        groups.append((start, i))
+    for start, end in groups:
+        kept = [k for k in range(start, end) if old[k].value != 1]
+        for a, b in zip(kept, kept[1:]):
+            if op.perm[b] != op.perm[a] + 1:
+                return True
+    return False
+
+
+def _bool_arg(args, kwargs, index: int, name: str, default: bool) -> Optional[bool]:
+    value = args[index] if len(args) > index else kwargs.get(name, Lit(default))
+    if isinstance(value, Lit) and isinstance(value.value, bool):
+        return value.value
     return None
 
 
@@ -516,8 +651,9 @@ def construct_tensor(tracker, head, name, args, kwargs, node, is_np) -> Optional
         if made is None:
             return None
         step_shape = made.shape
+        declared = _dtype_is_integer(kwargs.get("dtype"))
         return replace(made.step(node, step_shape), numpy=is_np, grad=False,
-                       integer=integer or made.integer)
+                       integer=declared if declared is not None else (integer or made.integer))
     if name in ("random", "uniform", "normal", "standard_normal") and is_np:
         size = kwargs.get("size", args[-1] if name == "normal" and len(args) == 3 else
                           (first if name in ("random", "standard_normal") else
@@ -541,20 +677,54 @@ def construct_tensor(tracker, head, name, args, kwargs, node, is_np) -> Optional
     sizes = sizes_from_args(args)
     if not sizes:
         return None
-    made = TensorV(Shape(tuple(sizes)), numpy=is_np, integer=integer)
+    declared = _dtype_is_integer(kwargs.get("dtype"))
+    made = TensorV(Shape(tuple(sizes)), numpy=is_np,
+                   integer=declared if declared is not None else integer)
     grad = kwargs.get("requires_grad")
     if isinstance(grad, Lit) and grad.value is True:
         made = replace(made, grad=True)
     return made.step(node, made.shape)
 
 
+def _dtype_is_integer(dtype) -> Optional[bool]:
+    """``dtype=torch.long`` -> True, ``torch.float32``/``torch.bool`` -> False, else None."""
+    from rnnshape.shapes.values import Ref
+    if not isinstance(dtype, Ref):
+        return None
+    name = dtype.qualname.rpartition(".")[2]
+    if name in ("long", "int", "int64", "int32", "int16", "int8", "short"):
+        return True
+    return False
+
+
 def cat_or_stack(name, args, kwargs, node, is_np):
+    """Concatenation; two picks of a final state joined is the bidirectional summary idiom."""
+    seq = args[0] if args else kwargs.get("tensors")
+    items = seq.items if isinstance(seq, TupleV) else ()
+    picks = [i.pick for i in items if isinstance(i, TensorV) and i.pick is not None]
+    result = _cat_or_stack(name, args, kwargs, node, is_np)
+    if len(picks) >= 2:
+        for pick in picks:
+            pick.combined = True
+        if isinstance(result, TensorV):
+            result = replace(result, state_of=None, pick=None)
+    return result
+
+
+def _cat_or_stack(name, args, kwargs, node, is_np):
     seq = args[0] if args else kwargs.get("tensors")
     axis = _axis_arg(args, kwargs, 1)
     if axis is None:
+        if len(args) > 1 or any(k in kwargs for k in ("dim", "axis")):
+            return None  # an axis we cannot read
         axis = 0
-    if isinstance(seq, TupleV):
-        items = list(seq.items)
+    if name in ("hstack", "vstack"):
+        return None
+    if isinstance(seq, ListV):
+        # ``torch.stack([step(t) for t in range(seq_len)])``: n copies of one element shape.
+        items, count = [seq.elem], seq.length
+    elif isinstance(seq, TupleV):
+        items, count = list(seq.items), Dim.const(len(seq.items))
     else:
         return None
     if not items or not all(isinstance(i, TensorV) and i.shape.dims is not None for i in items):
@@ -563,36 +733,46 @@ def cat_or_stack(name, args, kwargs, node, is_np):
     if any(len(i.shape.dims) != rank for i in items):
         return None
     grad = any(i.grad for i in items)
+    # The result still comes from one recurrent module when every piece does; its feature
+    # size is computed below, so a head fed by ``cat((h[-2], h[-1]), 1)`` is checked exactly.
     src = items[0].rnn_src if all(i.rnn_src is items[0].rnn_src for i in items) else None
-    if name in ("stack",):
+    if name == "stack":
         pos = normalize_axis(axis, rank + 1)
         if pos is None:
             return None
         dims = list(items[0].shape.dims)
-        dims.insert(pos, Dim.const(len(items)))
+        dims.insert(pos, count)
         return items[0].step(node, Shape(tuple(dims)), grad=grad, layout_op=None,
                              rnn_src=src if pos != rank else None)
-    if name in ("hstack", "vstack"):
-        return None
     pos = normalize_axis(axis, rank)
     if pos is None:
         return None
     dims = list(items[0].shape.dims)
-    total = Dim.const(0)
-    for item in items:
-        total = total + item.shape.dims[pos]
+    if isinstance(seq, ListV):
+        total = dims[pos] * count
+    else:
+        total = Dim.const(0)
+        for item in items:
+            total = total + item.shape.dims[pos]
     dims[pos] = total.with_role(dims[pos].role, dims[pos].origin)
-    return items[0].step(node, Shape(tuple(dims)), grad=grad, layout_op=None,
-                         rnn_src=src if pos != rank - 1 else None)
+    return items[0].step(node, Shape(tuple(dims)), grad=grad, layout_op=None, rnn_src=src)
 
 
 def matmul(a, b, node):
     if not isinstance(a, TensorV) or not isinstance(b, TensorV):
         return None
-    if a.shape.dims is None or b.shape.dims is None or len(b.shape.dims) < 2:
+    da, db = a.shape.dims, b.shape.dims
+    if da is None or db is None or len(db) < 2 or not da:
         return None
-    dims = a.shape.dims[:-1] + (b.shape.dims[-1],)
-    return a.step(node, Shape(dims), grad=a.grad or b.grad, layout_op=None, rnn_src=None)
+    if len(db) == 2:
+        dims = da[:-1] + (db[-1],)
+    elif len(da) == len(db):
+        # batched: the leading dims broadcast, so only provably equal ones are known
+        lead = tuple(x if x.same(y) is True else Dim.unknown() for x, y in zip(da[:-2], db[:-2]))
+        dims = lead + (da[-2], db[-1])
+    else:
+        return None
+    return a.step(node, Shape(dims), grad=_or(a.grad, b.grad), layout_op=None, rnn_src=None)
 
 
 def binary(left, right, operator, node=None):
@@ -628,7 +808,7 @@ def binary(left, right, operator, node=None):
         if len(left.items) == 1:
             return ListV(left.items[0], right.dim)
     if isinstance(left, TupleV) and isinstance(right, TupleV) and isinstance(operator, cst.Add):
-        return TupleV(left.items + right.items)
+        return TupleV(left.items + right.items, left.is_list)
     if isinstance(left, TensorV) or isinstance(right, TensorV):
         t = left if isinstance(left, TensorV) else right
         return TensorV(Shape.unknown(), grad=t.grad)
@@ -653,7 +833,7 @@ def subscript(tracker, base, node: cst.Subscript, frame):
             lo = int_of(tracker.eval(sl.lower, frame)) if sl.lower is not None else 0
             hi = int_of(tracker.eval(sl.upper, frame)) if sl.upper is not None else len(base.items)
             if sl.step is None and lo is not None and hi is not None:
-                return TupleV(base.items[lo:hi])
+                return TupleV(base.items[lo:hi], base.is_list)
         return None
     index = tracker.eval(elements[0].slice.value, frame)
     if isinstance(base, TupleV):
@@ -678,7 +858,8 @@ def loader_batch(loader: LoaderV):
                                  integer=item.integer))
         else:
             items.append(None)
-    return TupleV(tuple(items)) if len(items) != 1 else items[0]
+    # The default collate gives a list even for a one-tensor dataset: ``for (xb,) in loader``.
+    return TupleV(tuple(items), is_list=True)
 
 
 # ---------------------------------------------------------------------- nn module calls
@@ -687,15 +868,22 @@ def recurrent_call(tracker, info: ModuleInfo, x, state_args, node, frame):
 
     out_size = info.out_size
     states_h = _state_size(info)
+    hx = state_args[0] if state_args else None
     if isinstance(x, PackedV):
-        packed = PackedV(out_size, info)
-        h = TensorV(Shape.unknown(states_h), rnn_src=info, grad=True)
-        return TupleV((packed, TupleV((h, TensorV(Shape.unknown(), grad=True))) if info.kind == "LSTM" else h))
+        tracker.record_recurrent(RecurrentCall(node, info, Shape.unknown(x.last), (), None, hx,
+                                               batch=x.batch))
+        packed = PackedV(out_size, info, x.batch, x.time)
+        layers = _layers(info)
+        h = TensorV(Shape.of(layers, x.batch or Dim.unknown(), states_h), rnn_src=info, grad=True,
+                    state_of=info)
+        c = TensorV(Shape.of(layers, x.batch or Dim.unknown(), info.dim("hidden_size")), grad=True,
+                    state_of=info)
+        return TupleV((packed, StateTupleV((h, c), module=info) if info.kind == "LSTM" else h))
     if isinstance(x, TensorV):
         shape = x.shape
         call_step = Step(node, None, f"{info.signature()} expects {_expected(info)}")
         op = x.layout_op
-        tracker.record_recurrent(RecurrentCall(node, info, shape, x.trace + (call_step,), op))
+        tracker.record_recurrent(RecurrentCall(node, info, shape, x.trace + (call_step,), op, hx))
         dims = shape.dims
         if dims is not None and len(dims) in (2, 3):
             out = TensorV(Shape(dims[:-1] + (out_size,)), x.trace, rnn_src=info, grad=True,
@@ -705,23 +893,30 @@ def recurrent_call(tracker, info: ModuleInfo, x, state_args, node, frame):
                 batch = dims[0] if info.flag("batch_first") else dims[1]
                 if info.flag("batch_first") is None:
                     batch = Dim.unknown()
-                layers = info.dim("num_layers") * Dim.const(info.directions or 0) \
-                    if info.directions else Dim.unknown()
-                h = TensorV(Shape.of(layers, batch, states_h), rnn_src=info, grad=True)
-                c = TensorV(Shape.of(layers, batch, info.dim("hidden_size")), grad=True)
+                layers = _layers(info)
+                h = TensorV(Shape.of(layers, batch, states_h), rnn_src=info, grad=True,
+                            state_of=info)
+                c = TensorV(Shape.of(layers, batch, info.dim("hidden_size")), grad=True,
+                            state_of=info)
             else:
-                h = TensorV(Shape.unknown(states_h), rnn_src=info, grad=True)
-                c = TensorV(Shape.unknown(), grad=True)
+                h = TensorV(Shape.unknown(states_h), rnn_src=info, grad=True, state_of=info)
+                c = TensorV(Shape.unknown(), grad=True, state_of=info)
         else:
             out = TensorV(Shape.unknown(out_size), x.trace, rnn_src=info, grad=True)
-            h = TensorV(Shape.unknown(states_h), rnn_src=info, grad=True)
-            c = TensorV(Shape.unknown(), grad=True)
+            h = TensorV(Shape.unknown(states_h), rnn_src=info, grad=True, state_of=info)
+            c = TensorV(Shape.unknown(), grad=True, state_of=info)
     else:
         out = TensorV(Shape.unknown(out_size), rnn_src=info, grad=True)
-        h = TensorV(Shape.unknown(states_h), rnn_src=info, grad=True)
-        c = TensorV(Shape.unknown(), grad=True)
-    state = TupleV((h, c)) if info.kind == "LSTM" else h
+        h = TensorV(Shape.unknown(states_h), rnn_src=info, grad=True, state_of=info)
+        c = TensorV(Shape.unknown(), grad=True, state_of=info)
+    state = StateTupleV((h, c), module=info) if info.kind == "LSTM" else h
     return TupleV((out, state))
+
+
+def _layers(info: ModuleInfo) -> Dim:
+    if not info.directions:
+        return Dim.unknown()
+    return info.dim("num_layers") * Dim.const(info.directions)
 
 
 def _expected(info: ModuleInfo) -> str:
@@ -744,7 +939,9 @@ def _state_size(info: ModuleInfo) -> Dim:
 def linear_call(tracker, info: ModuleInfo, x, node):
     if not isinstance(x, TensorV):
         return None
-    if x.rnn_src is not None and info.kind == "Linear":
+    if x.pick is not None and info.kind == "Linear":
+        x.pick.consumer = info
+    if x.rnn_src is not None and x.state_of is None and info.kind == "Linear":
         from rnnshape.shapes.facts import Step
         tracker.record_layer(LayerCall(node, info, x.rnn_src, x.shape,
                                        x.trace + (Step(node, None, f"{info.signature()}"),)))

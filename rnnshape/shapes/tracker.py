@@ -17,9 +17,11 @@ from rnnshape import torch_api as api
 from rnnshape.shapes import ops
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, role_from_name
 from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, LayoutUse, LossCall, ModelCall,
-                                   ModuleInfo, NumpyCall, RecurrentCall, SeedCall)
+                                   ModuleInfo, NumpyCall, RecurrentCall, SeedCall, StateMisuse,
+                                   StatePick, TrainLoop)
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, FuncV, InstV, IntV, ListV, Lit,
-                                    LoaderV, ModV, PackedV, Ref, TensorV, TupleV, same_value)
+                                    LoaderV, ModV, PackedV, Ref, StateTupleV, TensorV, TupleV,
+                                    same_value)
 
 MAX_DEPTH = 6
 MAX_STEPS = 60_000  # statements interpreted per file, so one file cannot stall a run
@@ -52,6 +54,7 @@ class Frame:
     depth: int = 0
     returns: list = field(default_factory=list)
     func: Optional[FuncV] = None
+    in_loop: bool = False  # loop bodies run once, so accumulators are not followed
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
@@ -94,9 +97,12 @@ class Tracker:
         self.seen_layer: dict[tuple, LayerCall] = {}
         self.seen_uses: set[tuple] = set()
         self.seen_model_calls: set[tuple] = set()
+        self.loops: list[dict] = []
+        self.loops_restored: set[int] = set()
+        self.train_loops: dict[int, TrainLoop] = {}
         self.funcs: list[FuncV] = []
         self.backward_calls = 0
-        self.attr_branches: list[dict] = []  # one per exec_branches in progress
+        self.attr_branches: list[_BranchAttrs] = []  # one per exec_branches in progress
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> Facts:
@@ -117,6 +123,7 @@ class Tracker:
             self.facts.eval_regions.append(region)
         self.facts.numpy_calls.extend(self.seen_numpy.values())
         self.facts.recurrent_calls.extend(self.seen_recurrent.values())
+        self.facts.train_loops.extend(self.train_loops.values())
         self.facts.layer_calls.extend(self.seen_layer.values())
         return self.facts
 
@@ -146,6 +153,11 @@ class Tracker:
             if region == "train":
                 self.close_regions(opened)
                 opened = []
+                for loop in self.loops:
+                    loop["train"] = True
+            elif isinstance(region, EvalRegion):
+                for loop in self.loops:
+                    loop["evals"].append((region.eval_node, region.receiver))
             self.exec_stmt(stmt, frame)
             if isinstance(region, EvalRegion):
                 if frame.no_grad:
@@ -201,12 +213,12 @@ class Tracker:
         elif isinstance(stmt, cst.For):
             iterable = self.eval(stmt.iter, frame)
             self.bind_target(stmt.target, self.iter_elem(iterable, stmt.iter), frame)
-            self.exec_block(stmt.body.body, frame)
+            self.exec_loop_body(stmt, frame)
             if stmt.orelse:
                 self.exec_block(stmt.orelse.body.body, frame)
         elif isinstance(stmt, cst.While):
             self.eval(stmt.test, frame)
-            self.exec_block(stmt.body.body, frame)
+            self.exec_loop_body(stmt, frame)
             if stmt.orelse:
                 self.exec_block(stmt.orelse.body.body, frame)
         elif isinstance(stmt, cst.With):
@@ -238,7 +250,7 @@ class Tracker:
             if stmt.finalbody:
                 self.exec_block(stmt.finalbody.body.body, frame)
         elif hasattr(stmt, "body") and hasattr(stmt.body, "body"):
-            # match, try-star and anything newer: run the body, learn nothing from the head
+            # anything newer with a body: run the body, learn nothing from the head
             self.exec_block(stmt.body.body, frame)
 
     @staticmethod
@@ -256,9 +268,9 @@ class Tracker:
         results = []
         # Attributes (``self.rnn = ...`` in one branch of __init__) are joined like locals:
         # each branch starts from the attributes as they were, and what differs is unknown.
-        attrs_before: dict = {}
+        record = _BranchAttrs()
         attrs_after = []
-        self.attr_branches.append(attrs_before)
+        self.attr_branches.append(record)
         try:
             for i, body in enumerate(branches):
                 frame.scope.vars = dict(base)
@@ -267,15 +279,15 @@ class Tracker:
                 self.exec_block(body, frame)
                 results.append(frame.scope.vars)
                 attrs_after.append({key: inst.attrs.get(name, _MISSING)
-                                    for key, (inst, name, old) in attrs_before.items()})
-                for inst, name, old in attrs_before.values():
+                                    for key, (inst, name, old) in record.before.items()})
+                for inst, name, old in record.before.values():
                     if old is _MISSING:
                         inst.attrs.pop(name, None)
                     else:
                         inst.attrs[name] = old
         finally:
             self.attr_branches.pop()
-        for key, (inst, name, old) in attrs_before.items():
+        for key, (inst, name, old) in record.before.items():
             vals = [after.get(key, old) for after in attrs_after]
             if all(v is _MISSING for v in vals):
                 continue
@@ -344,7 +356,9 @@ class Tracker:
         for stmt in node.body.body:
             if isinstance(stmt, cst.FunctionDef):
                 func = FuncV(stmt, frame.scope, owner=cls)
-                cls.methods[stmt.name.value] = func
+                # ``@x.setter`` reuses the property's name; the getter is what reads see.
+                if not _decorators(stmt) & {"setter", "deleter"}:
+                    cls.methods[stmt.name.value] = func
                 self.funcs.append(func)
             else:
                 self.exec_stmt(stmt, body_frame)
@@ -363,7 +377,11 @@ class Tracker:
         elif isinstance(small, cst.AugAssign):
             right = self.eval(small.value, frame)
             left = self.eval(small.target, frame)
-            self.bind_target(small.target, ops.binary(left, right, small.operator), frame)
+            result = ops.binary(left, right, small.operator)
+            if frame.in_loop and not isinstance(result, TensorV):
+                # ``total += len(s)`` after one pass of the body is not the total
+                result = None
+            self.bind_target(small.target, result, frame)
         elif isinstance(small, cst.Expr):
             self.eval(small.value, frame, line=line)
             mode = self.grad_mode_switch(small.value)
@@ -422,6 +440,9 @@ class Tracker:
             frame.scope.vars[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
+            if isinstance(value, TensorV) and value.state_of is not None and \
+                    value.state_of.kind in ("GRU", "RNN") and len(elements) == 2:
+                self.note_state_unpack(target, value.state_of)
             items = self.unpack(value, len(elements))
             for element, item in zip(elements, items):
                 if isinstance(element, cst.StarredElement):
@@ -436,8 +457,8 @@ class Tracker:
                     value = IntV(Dim.sym(f"{dotted(target) or name}"), False)
                 if isinstance(value, ModV) and not value.info.label:
                     value.info.label = dotted(target) or name
-                for before in self.attr_branches:
-                    before.setdefault((id(base), name), (base, name, base.attrs.get(name, _MISSING)))
+                for record in self.attr_branches:
+                    record.note(base, name)
                 base.attrs[name] = value
         elif isinstance(target, cst.Subscript):
             self.eval(target.value, frame)
@@ -465,8 +486,7 @@ class Tracker:
         if isinstance(iterable, TensorV) and iterable.shape.dims:
             return replace(iterable, shape=Shape(iterable.shape.dims[1:]))
         if isinstance(iterable, DatasetV):
-            return TupleV(iterable.items) if len(iterable.items) > 1 else (
-                iterable.items[0] if iterable.items else None)
+            return TupleV(iterable.items)  # a TensorDataset sample is a tuple, even of one
         return None
 
     # ------------------------------------------------------------------ expressions
@@ -520,6 +540,8 @@ class Tracker:
         if isinstance(node, cst.Subscript):
             base = self._eval(node.value, frame)
             result = ops.subscript(self, base, node, frame)
+            if isinstance(base, (TensorV, StateTupleV)):
+                result = self.note_state_index(base, node, result, frame)
             if isinstance(base, TensorV) and base.layout_of is not None:
                 result = self.layout_use(base, node, "index", result)
             return result
@@ -618,7 +640,11 @@ class Tracker:
             if name in base.attrs:
                 return base.attrs[name]
             if name in base.cls.methods:
-                return BoundV(base, base.cls.methods[name])
+                method = base.cls.methods[name]
+                if _decorators(method.node) & {"property", "cached_property"}:
+                    return self.call_function(method, [], {}, Frame(self.module_scope),
+                                              bound=base)
+                return BoundV(base, method)
             if name in base.cls.class_attrs:
                 return base.cls.class_attrs[name]
             return None
@@ -646,6 +672,12 @@ class Tracker:
             self.note_region_call(node, receiver, method, frame)
             args, kwargs = self.eval_args(node, frame)
             self._current_scope = frame.scope
+            if isinstance(receiver, StateTupleV) and method not in ("count", "index"):
+                self.facts.state_misuses.append(StateMisuse(
+                    node, receiver.module, "tuple-as-tensor", f".{method}()"))
+            if isinstance(receiver, TensorV) and receiver.state_of is not None and \
+                    method == "squeeze" and receiver.pick is None:
+                self.note_pick(node, receiver, 0 if args else None)
             if isinstance(receiver, TensorV):
                 if any(a is _STAR for a in args):
                     result = None  # ``x.view(*sizes)``: the rank itself is unknown
@@ -673,7 +705,11 @@ class Tracker:
             if isinstance(receiver, ClassV):
                 func = receiver.methods.get(method)
                 if func is not None:
-                    return self.call_function(func, args, kwargs, frame, bound=None)
+                    # bound to the class only if it is a classmethod (see call_function)
+                    return self.call_function(func, args, kwargs, frame, bound=receiver)
+                return None
+            if isinstance(receiver, (TupleV, ListV)) and method in _LIST_MUTATORS:
+                self.mutate_list(func_node.value, receiver, method, args, frame)
                 return None
             callee = self.attribute(receiver, method, func_node)
             if callee is None and method in ("backward", "manual_backward"):
@@ -686,6 +722,30 @@ class Tracker:
         args, kwargs = self.eval_args(node, frame)
         self._current_scope = frame.scope
         return self.call_value(callee, args, kwargs, node, frame)
+
+    def mutate_list(self, target, value, method, args, frame: Frame):
+        """``xs.append(x)``: a loop body runs once here, so the length becomes unknown; the
+        elements stay known while they all look alike."""
+        items = list(value.items) if isinstance(value, TupleV) else [value.elem]
+        if method == "append" and args:
+            items.append(args[0])
+        elif method == "insert" and len(args) > 1:
+            items.append(args[1])
+        elif method == "extend" and args:
+            other = args[0]
+            items.extend(other.items if isinstance(other, TupleV) else
+                         [other.elem] if isinstance(other, ListV) else [None])
+        elif method in ("append", "insert", "extend"):
+            items.append(None)
+        elem = _join_all(items)
+        new = ListV(elem, Dim.unknown())
+        if isinstance(target, cst.Name):
+            scope = frame.scope
+            while scope is not None and target.value not in scope.vars:
+                scope = scope.parent
+            (scope or frame.scope).vars[target.value] = new
+        else:
+            self.bind_target(target, new, frame)
 
     def eval_args(self, node: cst.Call, frame: Frame):
         args, kwargs = [], {}
@@ -708,6 +768,68 @@ class Tracker:
         self.backward_calls += 1
         for region in self.regions:
             region.has_backward = True
+        for loop in self.loops:
+            loop["backward"] = True
+
+    def exec_loop_body(self, stmt, frame: Frame):
+        """Run a loop body once, noting whether it switches to eval, trains, and switches back."""
+        loop = {"node": stmt, "evals": [], "train": False, "backward": False}
+        self.loops.append(loop)
+        saved_in_loop = frame.in_loop
+        frame.in_loop = True
+        try:
+            self.exec_block(stmt.body.body, frame)
+        finally:
+            self.loops.pop()
+            frame.in_loop = saved_in_loop
+        key = id(stmt)
+        if loop["train"]:
+            self.loops_restored.add(key)
+            self.train_loops.pop(key, None)
+        elif loop["evals"] and loop["backward"] and key not in self.loops_restored:
+            node, receiver = loop["evals"][0]
+            self.train_loops.setdefault(key, TrainLoop(stmt, node, receiver))
+
+    def note_state_unpack(self, target, module: ModuleInfo):
+        """``out, (h, c) = gru(x)``: a GRU/RNN returns one state tensor, not two."""
+        layers = module.dim("num_layers").value
+        dirs = module.directions
+        names = [self.module.code_for_node(e.value) for e in target.elements]
+        cell_like = names[1].lstrip("_").lower().startswith(("c", "cell"))
+        if layers is not None and dirs is not None and layers * dirs == 2 and not cell_like:
+            return  # ``h_fwd, h_bwd = h_n`` of a one-layer bidirectional GRU is fine
+        detail = (f"{module.kind} returns a single state tensor; unpacking it iterates over its "
+                  f"first dim")
+        self.facts.state_misuses.append(StateMisuse(target, module, "unpack", detail))
+
+    def note_pick(self, node, tensor: TensorV, index):
+        pick = StatePick(node, tensor.state_of, index, tensor.trace)
+        self.facts.state_picks.append(pick)
+        return pick
+
+    def note_state_index(self, base, node: cst.Subscript, result, frame):
+        elements = node.slice
+        if len(elements) != 1 or not isinstance(elements[0].slice, cst.Index):
+            return result
+        index = self.eval_quiet_int(elements[0].slice.value)
+        if isinstance(base, StateTupleV):
+            if index in (-1, 1):
+                self.facts.state_misuses.append(StateMisuse(
+                    node, base.module, "tuple-as-tensor",
+                    f"[{index}] of the LSTM's (h_n, c_n) tuple is c_n, the cell state"))
+            return result
+        if base.state_of is not None and base.pick is None and index is not None and \
+                isinstance(result, TensorV):
+            pick = self.note_pick(node, base, index)
+            result = replace(result, pick=pick)
+        return result
+
+    def eval_quiet_int(self, node) -> Optional[int]:
+        value = _int_literal(node)
+        if value is not None:
+            return value
+        found = self.eval_quiet(node)
+        return found.dim.value if isinstance(found, IntV) else None
 
     def note_region_call(self, node, callee, method, frame):
         if method in ("backward", "manual_backward"):
@@ -813,7 +935,9 @@ class Tracker:
                 for key in ("input_size", "hidden_size"):
                     if isinstance(cfg.get(key), Dim):
                         cfg[key] = cfg[key].with_role(FEATURE)
-        return ModV(ModuleInfo(kind, cfg, node))
+        info = ModuleInfo(kind, cfg, node)
+        self.facts.modules.append(info)
+        return ModV(info)
 
     def config_value(self, value, expr, name):
         if isinstance(value, IntV):
@@ -840,6 +964,9 @@ class Tracker:
     def call_module(self, info: ModuleInfo, args, kwargs, node, frame):
         x = args[0] if args else kwargs.get("input")
         kind = info.kind
+        if isinstance(x, StateTupleV):
+            self.facts.state_misuses.append(StateMisuse(
+                node, x.module, "tuple-as-tensor", f"passed to {kind}"))
         if isinstance(x, TensorV) and x.layout_of is not None and kind not in _NEUTRAL_MODULES:
             self.layout_use(x, node, "other", None)
             x = replace(x, layout_of=None)
@@ -911,6 +1038,8 @@ class Tracker:
         if cls.is_module:
             self.facts.uses_torch_random = True
         inst = InstV(cls, label=label, ctor=node, ctor_args=tuple(args), ctor_kwargs=dict(kwargs))
+        for record in self.attr_branches:
+            record.created.add(id(inst))
         init = cls.methods.get("__init__")
         if init is not None:
             self.call_function(init, args, kwargs, frame, bound=inst,
@@ -925,6 +1054,13 @@ class Tracker:
     def call_function(self, func: FuncV, args, kwargs, frame: Frame, bound=None,
                       unknown_args: bool = False):
         node = func.node
+        binding = _decorators(node)
+        if "staticmethod" in binding:
+            bound = None
+        elif "classmethod" in binding:
+            bound = bound.cls if isinstance(bound, InstV) else bound
+        elif isinstance(bound, ClassV):
+            bound = None  # ``Cls.method(inst, ...)``: the instance is passed explicitly
         if frame.depth >= MAX_DEPTH or self.active.count(id(node)) >= 1:
             # Not followed, so whatever it does is unknown -- including a backward() that
             # would make an evaluation region a training one.
@@ -1012,6 +1148,19 @@ _STAR = object()
 _MISSING = object()
 
 
+@dataclass
+class _BranchAttrs:
+    """The attributes a set of branches writes, as they were before the first branch."""
+
+    before: dict = field(default_factory=dict)  # (id(inst), name) -> (inst, name, old value)
+    created: set = field(default_factory=set)  # objects built inside: nothing to go back to
+
+    def note(self, inst, name: str):
+        if id(inst) not in self.created:
+            self.before.setdefault((id(inst), name), (inst, name, inst.attrs.get(name, _MISSING)))
+_LIST_MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
+
+
 def _pattern_names(pattern) -> list[str]:
     names = []
 
@@ -1032,12 +1181,30 @@ def _pattern_names(pattern) -> list[str]:
     return names
 
 
+def _decorators(node: cst.FunctionDef) -> set[str]:
+    """Last names of a function's decorators: ``functools.cached_property`` -> ``cached_property``."""
+    names = set()
+    for deco in node.decorators:
+        expr = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
+        if isinstance(expr, cst.Attribute):
+            names.add(expr.attr.value)
+        elif isinstance(expr, cst.Name):
+            names.add(expr.value)
+    return names
+
+
 def _named(value, name: str):
-    """A size passed as ``batch_size`` means a batch, as it would if assigned to that name."""
-    if isinstance(value, IntV) and value.dim.known and value.dim.role is None:
-        role = role_from_name(name)
-        if role:
-            return IntV(value.dim.with_role(role, f"named {name}"), value.fresh)
+    """A size passed as ``batch_size`` means a batch, as it would if assigned to that name.
+
+    Once bound to a parameter it is no longer fresh: ``n = seq_len`` in the callee must stay
+    the caller's ``len(s)``, not become a new symbol ``n``."""
+    if isinstance(value, IntV):
+        dim = value.dim
+        if dim.known and dim.role is None:
+            role = role_from_name(name)
+            if role:
+                dim = dim.with_role(role, f"named {name}")
+        return IntV(dim) if (dim is not value.dim or value.fresh) else value
     return value
 
 
@@ -1049,6 +1216,8 @@ def _without_grad(value):
         items = tuple(_without_grad(item) for item in value.items)
         return value if all(a is b for a, b in zip(items, value.items)) else TupleV(items, value.is_list)
     return value
+
+
 # Modules that act on the feature dim only, so the batch/time layout passes through them.
 _NEUTRAL_MODULES = {"Linear", "LazyLinear"} | api.SHAPE_PRESERVING_MODULES
 _LAYOUT_METHODS = {"permute": "permute", "transpose": "transpose", "swapaxes": "transpose",
@@ -1085,6 +1254,8 @@ def _function_kind(name: str, args, kwargs) -> str:
         if isinstance(axis, IntV) and axis.dim.value == -1:
             return "neutral"
     return "other"
+
+
 _BUILTINS = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "ord", "max", "min", "sum",
              "abs", "round", "float", "str", "print", "isinstance", "sorted", "reversed"}
 
@@ -1103,6 +1274,14 @@ def _signature(value):
     if isinstance(value, (Lit, Ref)):
         return value
     return id(value) if value is not None else None
+
+
+def _join_all(values):
+    """The one value all of ``values`` are, else unknown."""
+    if not values:
+        return None
+    first = values[0]
+    return first if all(same_value(first, v) for v in values[1:]) else None
 
 
 def _join(values):

@@ -38,6 +38,13 @@ class TupleV:
 
 
 @dataclass(frozen=True)
+class StateTupleV(TupleV):
+    """An LSTM's ``(h_n, c_n)``: a tuple where code sometimes expects a tensor."""
+
+    module: Optional[ModuleInfo] = None
+
+
+@dataclass(frozen=True)
 class ListV:
     """A list whose elements all look like ``elem``; ``length`` when known."""
 
@@ -57,6 +64,9 @@ class TensorV:
     contiguous: bool = True
     numpy: bool = False
     integer: bool = False
+    state_of: Optional[ModuleInfo] = None  # h_n/c_n of this module (or picked from it)
+    pick: Optional[object] = None  # the StatePick fact that produced it, if any
+    on_device: bool = False  # moved with .cuda()/.to(device) and not back with .cpu()
 
     def step(self, node: cst.CSTNode, shape: Shape, note: str = "", **changes) -> "TensorV":
         trace = (self.trace + (Step(node, shape, note),))[-TRACE_LIMIT:]
@@ -113,10 +123,12 @@ class LoaderV:
 
 @dataclass(frozen=True)
 class PackedV:
-    """A PackedSequence: opaque to shapes, but it remembers its feature size."""
+    """A PackedSequence: no shape of its own, but it remembers feature, batch and time sizes."""
 
     last: Optional[Dim]
     rnn_src: Optional[ModuleInfo] = None
+    batch: Optional[Dim] = None
+    time: Optional[Dim] = None
 
 
 def same_value(a, b) -> bool:

@@ -1,0 +1,134 @@
+"""Packing rules: pack_padded_sequence / pad_packed_sequence and their lengths."""
+from __future__ import annotations
+
+import libcst as cst
+
+from rnnshape.rules.base import Context, Rule
+from rnnshape.shapes.dims import BATCH, TIME
+from rnnshape.shapes.values import TensorV
+
+
+def _data_batch_first(data) -> object:
+    """True/False when the padded data's roles prove its layout, else None."""
+    if not isinstance(data, TensorV) or data.shape.dims is None or len(data.shape.dims) < 2:
+        return None
+    first, second = data.shape.dims[0].role, data.shape.dims[1].role
+    if (first, second) in ((BATCH, TIME), (BATCH, None), (None, TIME)):
+        return True
+    if (first, second) in ((TIME, BATCH), (TIME, None), (None, BATCH)):
+        return False
+    return None
+
+
+class PackedSequence(Rule):
+    code = "RNN008"
+    name = "packed-sequence"
+    summary = "pack/pad batch_first disagreeing with the data or the module; lengths on the GPU"
+    what = ("Finds `pack_padded_sequence` whose `batch_first` disagrees with the layout the "
+            "tracker proves for the padded data, `pad_packed_sequence` whose `batch_first` "
+            "disagrees with the module that produced the packed output, and `lengths` moved to "
+            "the GPU (`.cuda()`, `.to(device)`).")
+    why = ("With the wrong `batch_first`, packing reads batch as time: sequences are cut at the "
+           "wrong lengths and mixed across samples, silently.  Unpacking with a different "
+           "layout than the module's hands batch-first code a time-first tensor.  And "
+           "`lengths` must be a CPU int64 tensor: a CUDA one raises.")
+    fix_note = "Set `batch_first` to the data's (or the module's) layout, or move lengths back with `.cpu()` (safe)."
+    valid = (
+        """import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+rnn = nn.GRU(8, 16, batch_first=True)
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8)
+lengths = torch.tensor([12, 9, 5, 2])
+packed = pack_padded_sequence(x, lengths, batch_first=True)
+out, h = rnn(packed)
+padded, _ = pad_packed_sequence(out, batch_first=True)
+""",
+    )
+    invalid = (
+        """import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+rnn = nn.GRU(8, 16, batch_first=True)
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8)
+lengths = torch.tensor([12, 9, 5, 2])
+packed = pack_padded_sequence(x, lengths)  # <- here
+out, h = rnn(packed)
+""",
+        """import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8).to(device)
+lengths = torch.tensor([12, 9, 5, 2]).to(device)
+packed = pack_padded_sequence(x, lengths, batch_first=True)  # <- here
+""",
+    )
+    fixed = (
+        """import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+rnn = nn.GRU(8, 16, batch_first=True)
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8)
+lengths = torch.tensor([12, 9, 5, 2])
+packed = pack_padded_sequence(x, lengths, batch_first=True)
+out, h = rnn(packed)
+""",
+        """import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8).to(device)
+lengths = torch.tensor([12, 9, 5, 2]).to(device)
+packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True)
+""",
+    )
+
+    def check(self, ctx: Context):
+        for call in ctx.facts.pack_calls:
+            name = ctx.text(call.node.func)
+            if call.kind == "pack":
+                data_bf = _data_batch_first(call.data)
+                if call.batch_first is not None and data_bf is not None and data_bf != call.batch_first:
+                    message = (f"`{name}` has batch_first={call.batch_first} but the data is "
+                               f"{call.data.shape}: it would pack batch as time")
+                    yield self.finding(call.node, message, call.data.trace,
+                                       data={"call": call, "set": data_bf})
+                if isinstance(call.lengths, TensorV) and call.lengths.on_device:
+                    message = f"`{name}` needs lengths on the CPU (int64), but they were moved to the GPU"
+                    yield self.finding(call.node, message, call.lengths.trace,
+                                       data={"call": call, "lengths": True})
+            elif call.module is not None:
+                module_bf = call.module.flag("batch_first")
+                if module_bf is not None and call.batch_first is not None and module_bf != call.batch_first:
+                    label = call.module.label or call.module.kind
+                    message = (f"`{name}` has batch_first={call.batch_first} but `{label}` is "
+                               f"batch_first={module_bf}: the padded output comes back in the "
+                               f"other layout")
+                    yield self.finding(call.node, message, data={"call": call, "set": module_bf})
+
+    def fix(self, finding, fctx):
+        from rnnshape.fixes import SAFE, Plan, set_keyword
+        call = finding.data["call"]
+        node = call.node
+        if finding.data.get("lengths"):
+            arg = node.args[1].value if len(node.args) > 1 and node.args[1].keyword is None else None
+            if arg is None:
+                return None
+            new = cst.Call(cst.Attribute(arg, cst.Name("cpu")), [])
+            return Plan(SAFE, f"`{fctx.text(new)}`", {arg: new})
+        value = finding.data["set"]
+        positional = [a for a in node.args if a.keyword is None]
+        limit = 3 if call.kind == "pack" else 2
+        if len(positional) >= limit:
+            return None  # batch_first given positionally: leave the call's shape to a human
+        new = set_keyword(node, "batch_first", cst.Name(str(value)))
+        return Plan(SAFE, f"set `batch_first={value}`", {node: new})

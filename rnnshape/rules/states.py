@@ -1,0 +1,322 @@
+"""State rules: initial states, unpacking final states, summarising bidirectional states."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from rnnshape.rules.base import Context, Rule
+from rnnshape.shapes.dims import Dim
+from rnnshape.shapes.facts import ModuleInfo, RecurrentCall
+from rnnshape.shapes.values import TensorV, TupleV
+
+
+def expected_state(call: RecurrentCall, cell: bool) -> Optional[list[Dim]]:
+    """``(num_layers * directions, batch, size)``: ``size`` is proj_size for an LSTM's h."""
+    module = call.module
+    dirs = module.directions
+    if dirs is None:
+        return None
+    layers = module.dim("num_layers") * Dim.const(dirs)
+    size = module.dim("hidden_size")
+    proj = module.cfg.get("proj_size")
+    if not cell and module.kind == "LSTM" and isinstance(proj, Dim):
+        if proj.value is None:
+            return None
+        if proj.value > 0:
+            size = proj
+    dims = call.shape.dims
+    batch_first = module.flag("batch_first")
+    if dims is not None and len(dims) == 2:
+        return [layers, size]  # unbatched input takes unbatched states
+    if call.batch is not None:
+        batch = call.batch
+    elif dims is not None and len(dims) == 3 and batch_first is not None:
+        batch = dims[0] if batch_first else dims[1]
+    else:
+        batch = Dim.unknown()
+    return [layers, batch, size]
+
+
+def _states(call: RecurrentCall) -> list[tuple[TensorV, bool]]:
+    hx = call.hx
+    if isinstance(hx, TensorV):
+        return [(hx, False)]
+    if isinstance(hx, TupleV) and len(hx.items) == 2 and call.module.kind == "LSTM":
+        return [(item, i == 1) for i, item in enumerate(hx.items) if isinstance(item, TensorV)]
+    return []
+
+
+def _reordering(actual, expected) -> Optional[tuple[int, ...]]:
+    """perm with actual[perm[i]] == expected[i] for all i, proven, when one exists uniquely."""
+    import itertools
+    found = []
+    for perm in itertools.permutations(range(len(actual))):
+        if all(actual[perm[i]].same(expected[i]) is True for i in range(len(expected))):
+            found.append(perm)
+    return found[0] if len(found) == 1 else None
+
+
+def _constructor(state: TensorV) -> Optional[cst.Call]:
+    """The ``torch.zeros(...)``-like call that built the state, when the trace starts there."""
+    if not state.trace:
+        return None
+    node = state.trace[0].node
+    if isinstance(node, cst.Call) and len(state.trace) == 1:
+        return node
+    return None
+
+
+def _describe(dims) -> str:
+    return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+class HiddenStateShape(Rule):
+    code = "RNN003"
+    name = "hidden-state-shape"
+    summary = "Initial h0/c0 not shaped (num_layers * num_directions, batch, hidden)"
+    what = ("Finds an initial state passed to a recurrent module whose shape provably differs "
+            "from `(num_layers * num_directions, batch, hidden_size)` (`proj_size` for an LSTM's "
+            "`h0`).  The state layout does not follow `batch_first`: batch is always the middle "
+            "dim.")
+    why = ("A wrongly shaped `h0` raises `Expected hidden size (...), got (...)` at the first "
+           "call.  The usual cause is building it batch-first because the input is batch-first, "
+           "or forgetting the factor 2 of a bidirectional module.")
+    fix_note = "When only the order is wrong, reorder the sizes in the constructor call (safe)."
+    valid = (
+        """import torch
+import torch.nn as nn
+
+lstm = nn.LSTM(10, 20, num_layers=2, batch_first=True)
+x = torch.randn(8, 5, 10)
+h0 = torch.zeros(2, 8, 20)
+c0 = torch.zeros(2, 8, 20)
+out, (h, c) = lstm(x, (h0, c0))
+""",
+    )
+    invalid = (
+        """import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20, num_layers=2, batch_first=True)
+x = torch.randn(8, 5, 10)
+h0 = torch.zeros(8, 2, 20)  # <- here
+out, h = gru(x, h0)
+""",
+        """import torch
+import torch.nn as nn
+
+lstm = nn.LSTM(10, 20, bidirectional=True)
+x = torch.randn(5, 8, 10)
+h0 = torch.zeros(1, 8, 20)  # <- here
+c0 = torch.zeros(2, 8, 20)
+out, (h, c) = lstm(x, (h0, c0))
+""",
+    )
+    fixed = (
+        """import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20, num_layers=2, batch_first=True)
+x = torch.randn(8, 5, 10)
+h0 = torch.zeros(2, 8, 20)
+out, h = gru(x, h0)
+""",
+        None,
+    )
+
+    def check(self, ctx: Context):
+        seen = set()
+        for call in ctx.facts.recurrent_calls:
+            for state, cell in _states(call):
+                expected = expected_state(call, cell)
+                dims = state.shape.dims
+                if expected is None or dims is None:
+                    continue
+                if len(dims) == len(expected) and not any(
+                        a.same(b) is False for a, b in zip(dims, expected)):
+                    continue
+                if len(dims) != len(expected) and len(dims) not in (2, 3):
+                    continue
+                node = _constructor(state) or call.node
+                if id(node) in seen:
+                    continue
+                seen.add(id(node))
+                which = "c0" if cell else ("h0" if call.module.kind == "LSTM" else "the initial state")
+                label = call.module.label or call.module.kind
+                message = (f"{which} is {_describe(dims)} but `{label}` needs "
+                           f"{_describe(expected)} (num_layers * directions, batch, size)")
+                perm = _reordering(dims, expected) if len(dims) == len(expected) else None
+                yield self.finding(node, message, state.trace,
+                                   data={"perm": perm, "constructor": _constructor(state)})
+
+    def fix(self, finding, fctx):
+        from rnnshape.fixes import SAFE, Plan
+        perm, ctor = finding.data["perm"], finding.data["constructor"]
+        if perm is None or ctor is None:
+            return None
+        sizes = [a for a in ctor.args if a.keyword is None]
+        if len(sizes) == 1 and isinstance(sizes[0].value, (cst.Tuple, cst.List)):
+            container = sizes[0].value
+            elements = list(container.elements)
+            if len(elements) != len(perm):
+                return None
+            new = [elements[p].with_changes(comma=elements[i].comma) for i, p in enumerate(perm)]
+            return Plan(SAFE, "reorder the state's sizes", {container: container.with_changes(elements=new)})
+        if len(sizes) != len(perm) or any(a.star for a in sizes):
+            return None
+        new_args = list(ctor.args)
+        positions = [ctor.args.index(a) for a in sizes]
+        for i, p in enumerate(perm):
+            new_args[positions[i]] = sizes[p].with_changes(comma=sizes[i].comma)
+        return Plan(SAFE, "reorder the state's sizes to (num_layers * directions, batch, hidden)",
+                    {ctor: ctor.with_changes(args=new_args)})
+
+
+class StateUnpack(Rule):
+    code = "RNN009"
+    name = "state-unpack"
+    summary = "LSTM-style state unpacked from a GRU/RNN, or an LSTM's (h, c) used as a tensor"
+    what = ("Finds `out, (h, c) = gru(x)` (a GRU or RNN returns one state tensor, not a pair) "
+            "and an LSTM's `(h_n, c_n)` tuple used as if it were `h_n`: a tensor method called on "
+            "it, `state[-1]`/`state[1]` (which is `c_n`), or the tuple passed to a layer.")
+    why = ("Unpacking a GRU state iterates over its first dimension: it raises unless "
+           "`num_layers * directions == 2`, and then silently yields two layers (or directions) "
+           "named `h` and `c`.  An LSTM's state tuple has no `.squeeze`; `state[-1]` quietly "
+           "returns the cell state instead of the hidden state.")
+    valid = (
+        """import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20)
+lstm = nn.LSTM(10, 20)
+x = torch.randn(5, 3, 10)
+out, h = gru(x)
+out2, (h2, c2) = lstm(x)
+summary = h2[-1]
+""",
+    )
+    invalid = (
+        """import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20)
+x = torch.randn(5, 3, 10)
+out, (h, c) = gru(x)  # <- here
+""",
+        """import torch
+import torch.nn as nn
+
+lstm = nn.LSTM(10, 20)
+head = nn.Linear(20, 2)
+x = torch.randn(5, 3, 10)
+out, state = lstm(x)
+logits = head(state[-1])  # <- here
+""",
+    )
+    fixed = (None, None)
+
+    def check(self, ctx: Context):
+        seen = set()
+        for misuse in ctx.facts.state_misuses:
+            if id(misuse.node) in seen:
+                continue
+            seen.add(id(misuse.node))
+            label = misuse.module.label or misuse.module.kind
+            if misuse.kind == "unpack":
+                message = f"`{label}` is a {misuse.module.kind}: {misuse.detail}"
+            else:
+                message = (f"the state of `{label}` (LSTM) is the tuple (h_n, c_n), not a tensor: "
+                           f"{misuse.detail}")
+            yield self.finding(misuse.node, message)
+
+
+class BidirectionalFinalState(Rule):
+    code = "RNN010"
+    name = "bidirectional-final-state"
+    summary = "h_n[-1] (or [0]) used as the summary of a bidirectional module: one direction only"
+    what = ("Finds a single slice of a bidirectional module's final state — `h_n[-1]`, `h_n[0]`, "
+            "`h_n.squeeze(0)` — that is not concatenated with the other direction.")
+    why = ("`h_n` of a bidirectional module stacks the directions: `h_n[-1]` is the backward "
+           "direction of the last layer only, which has read the sequence from the end and "
+           "summarises its *first* step best.  A classifier fed with it ignores half of what the "
+           "module computed.")
+    fix_note = ("Use `torch.cat((h_n[-2], h_n[-1]), dim=1)` (unsafe: the feature size doubles; the "
+                "consuming `Linear`'s in_features are doubled in the same edit when the tracker "
+                "saw it).")
+    valid = (
+        """import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20, bidirectional=True)
+head = nn.Linear(40, 2)
+x = torch.randn(5, 3, 10)
+out, h_n = gru(x)
+logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
+""",
+    )
+    invalid = (
+        """import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20, bidirectional=True)
+head = nn.Linear(20, 2)
+x = torch.randn(5, 3, 10)
+out, h_n = gru(x)
+logits = head(h_n[-1])  # <- here
+""",
+    )
+    fixed = (
+        """import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20, bidirectional=True)
+head = nn.Linear(40, 2)
+x = torch.randn(5, 3, 10)
+out, h_n = gru(x)
+logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
+""",
+    )
+
+    def check(self, ctx: Context):
+        seen = set()
+        for pick in ctx.facts.state_picks:
+            if pick.combined or not pick.module.flag("bidirectional") or id(pick.node) in seen:
+                continue
+            seen.add(id(pick.node))
+            label = pick.module.label or pick.module.kind
+            what = "`.squeeze(0)`" if pick.index is None else f"index {pick.index}"
+            message = (f"{what} of `{label}`'s final state keeps one direction of a bidirectional "
+                       f"{pick.module.kind}; concatenate both directions")
+            yield self.finding(pick.node, message, pick.trace, data={"pick": pick})
+
+    def fix(self, finding, fctx):
+        from rnnshape.fixes import UNSAFE, Plan
+        from rnnshape.rules.heads import _argument
+
+        pick = finding.data["pick"]
+        node = pick.node
+        if pick.index != -1 or not isinstance(node, cst.Subscript):
+            return None
+        torch_name, needs_import = fctx.torch_name()
+        if needs_import:
+            return None
+        base = fctx.text(node.value)
+        new = cst.parse_expression(f"{torch_name}.cat(({base}[-2], {base}[-1]), dim=1)")
+        changes = {node: new}
+        message = f"use both directions: `{torch_name}.cat(({base}[-2], {base}[-1]), dim=1)`"
+        consumer: Optional[ModuleInfo] = pick.consumer
+        if consumer is not None and consumer.node is not None:
+            arg = _argument(consumer.node, 0, "in_features")
+            hidden = pick.module.dim("hidden_size")
+            if arg is not None and consumer.dim("in_features").same(hidden) is True:
+                if isinstance(arg, cst.Integer):
+                    doubled = str(2 * int(arg.value))
+                else:
+                    operand = fctx.text(arg)
+                    if not isinstance(arg, (cst.Name, cst.Attribute, cst.Call)):
+                        operand = f"({operand})"
+                    doubled = f"2 * {operand}"
+                changes[arg] = cst.parse_expression(doubled)
+                message += f", and in_features = {doubled}"
+        return Plan(UNSAFE, message, changes)
