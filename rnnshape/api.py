@@ -53,6 +53,20 @@ def parse(text: str, filename: str) -> cst.Module:
         raise FileError(filename, f"cannot parse: {type(exc).__name__}: {exc}") from None
 
 
+def _syntax_check(text: str, filename: str) -> bool:
+    """Whether the running Python parses ``text``.  Syntax newer than this Python returns
+    False and is left to LibCST; nesting too deep for it raises, since it would crash LibCST."""
+    try:
+        compile(text, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        if "nested" in (exc.msg or ""):
+            raise FileError(filename, f"syntax error: {exc.msg}", exc.lineno) from None
+        return False
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise FileError(filename, f"cannot parse: {type(exc).__name__}") from None
+    return True
+
+
 def _syntax_error(text: str, filename: str, exc: cst.ParserSyntaxError) -> FileError:
     """Python's own message when it has one: shorter and better placed than the parser's."""
     try:
@@ -67,9 +81,15 @@ def _syntax_error(text: str, filename: str, exc: cst.ParserSyntaxError) -> FileE
 
 def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Optional[Analysis]:
     settings = settings or Settings()
+    # Python's own parser first: several times faster than LibCST, it makes sure a broken
+    # file is not passed as clean, and it refuses the deep nesting that overflows the stack
+    # of LibCST's native parser (a crash no exception handler could catch).
+    python_parses = _syntax_check(text, filename)
+    if python_parses and not _PREFILTER.search(text):
+        return None  # nothing here can produce a finding: no LibCST tree is built
+    module = parse(text, filename)
     if not _PREFILTER.search(text):
         return None
-    module = parse(text, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     tracker = Tracker(module)

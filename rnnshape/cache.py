@@ -24,9 +24,9 @@ class Cache:
         self.root = os.path.join(root, __version__)
         self.settings_key = settings_key
 
-    def key(self, path: str, data: bytes) -> str:
+    def key(self, path: str, data: bytes, extra: str = "") -> str:
         digest = hashlib.sha256()
-        for part in (__version__, self.settings_key, os.path.abspath(path)):
+        for part in (__version__, self.settings_key, extra, os.path.abspath(path)):
             digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
         digest.update(data)
         return digest.hexdigest()
@@ -56,6 +56,11 @@ class Cache:
             entry = {"diagnostics": [d.to_dict() for d in result]}
         target = self._file(key)
         try:
+            if not os.path.isdir(self.root):
+                os.makedirs(self.root, exist_ok=True)
+                # like other tools' caches: never committed by accident
+                with open(os.path.join(os.path.dirname(self.root), ".gitignore"), "w") as handle:
+                    handle.write("*\n")
             os.makedirs(os.path.dirname(target), exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -9,7 +9,7 @@ from typing import Optional
 from rnnshape import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("full", "concise", "json")
+FORMATS = ("full", "concise", "json", "sarif", "github")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,8 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="report shape and layout mistakes")
     check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    check.add_argument("--output-format", choices=FORMATS, default="full")
+    check.add_argument("--output-format", choices=FORMATS, default=None,
+                       help="default: `output-format` from the configuration, else full")
     check.add_argument("--select", help="comma-separated codes or prefixes to enable")
+    check.add_argument("--extend-select", help="codes or prefixes to enable on top of the selection")
     check.add_argument("--ignore", help="comma-separated codes or prefixes to disable")
     check.add_argument("--statistics", action="store_true", help="count findings per code")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
@@ -32,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     fix = sub.add_parser("fix", help="apply fixes, then report what remains")
     fix.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    fix.add_argument("--output-format", choices=FORMATS, default="full")
+    fix.add_argument("--output-format", choices=FORMATS, default=None)
     fix.add_argument("--select", help="comma-separated codes or prefixes to fix and report")
+    fix.add_argument("--extend-select", help="codes or prefixes to enable on top of the selection")
     fix.add_argument("--ignore", help="comma-separated codes or prefixes to leave alone")
     fix.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes")
     fix.add_argument("--batch-first", action="store_true",

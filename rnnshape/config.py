@@ -233,7 +233,16 @@ class Config:
                     codes = {c for c in codes if _longest(ignored, c) is None}
         return codes
 
-    def is_excluded(self, path: PathLike) -> bool:
+    def is_excluded(self, path: PathLike, root: Optional[PathLike] = None) -> bool:
+        """Whether discovery skips ``path`` found while walking ``root``.
+
+        A tree named explicitly is walked even when it sits under an excluded folder
+        (``rnnshape check .../site-packages/torch``): then only what lies below it counts.
+        """
+        if root is not None and self._matches(self._exclude_patterns, self._locate(root)):
+            rel = Path(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
+            floating = [p for p in self._exclude_patterns if p.floating]
+            return path_matches(floating, rel, os.path.isdir(path))
         return self._matches(self._exclude_patterns, self._locate(path))
 
     @property

@@ -17,7 +17,7 @@ from rnnshape.diagnostic import FileError
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox",
              ".nox", "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache",
              ".ruff_cache", ".rnnshape_cache", "site-packages", ".eggs", ".ipynb_checkpoints"}
-SOURCE_SUFFIXES = (".py", ".pyi")
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -36,7 +36,7 @@ def discover(paths: list[str], force_exclude: bool = False,
         elif path.exists() or path.is_symlink():
             if path.is_symlink() and not path.exists():
                 yield FileError(raw, "broken symbolic link")
-            elif force_exclude and (_ignored_by_git(path) or (exclude and exclude(raw))):
+            elif force_exclude and (_ignored_by_git(path) or (exclude and exclude(raw, None))):
                 continue
             else:
                 yield raw
@@ -62,7 +62,8 @@ class _GitIgnores:
             self.specs[directory] = spec
         return self.specs[directory]
 
-    def ignored(self, path: str, is_dir: bool) -> bool:
+    def ignored(self, path: str, is_dir: bool, top: Optional[str] = None) -> bool:
+        """Whether git ignores ``path``; with ``top``, .gitignore files above it do not count."""
         path = os.path.abspath(path)
         directory = os.path.dirname(path)
         while True:
@@ -72,8 +73,8 @@ class _GitIgnores:
                 decision = spec.check_file(rel).include
                 if decision is not None:
                     return decision
-            if os.path.isdir(os.path.join(directory, ".git")):
-                return False  # patterns above the repository root do not apply
+            if os.path.isdir(os.path.join(directory, ".git")) or directory == top:
+                return False  # patterns above the repository root (or the named tree) do not apply
             parent = os.path.dirname(directory)
             if parent == directory:
                 return False
@@ -89,18 +90,21 @@ def _ignored_by_git(path: Path) -> bool:
 
 def _walk(root: Path, exclude=None) -> Iterator[str | FileError]:
     ignores = _IGNORES
+    # A tree named explicitly is walked even if git ignores it as a whole (a virtualenv's
+    # site-packages inside a repository): then only .gitignore files inside it count.
+    top = os.path.abspath(root) if ignores.ignored(str(root), True) else None
     entries = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d for d in dirnames
             if d not in SKIP_DIRS and not d.endswith(".egg-info")
             and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))  # any virtualenv
-            and not ignores.ignored(os.path.join(dirpath, d), True)
-            and not (exclude and exclude(os.path.join(dirpath, d))))
+            and not ignores.ignored(os.path.join(dirpath, d), True, top)
+            and not (exclude and exclude(os.path.join(dirpath, d), str(root))))
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            if name.endswith(SOURCE_SUFFIXES) and not ignores.ignored(full, False) \
-                    and not (exclude and exclude(full)):
+            if name.endswith(SOURCE_SUFFIXES) and not ignores.ignored(full, False, top) \
+                    and not (exclude and exclude(full, str(root))):
                 entries.append(full)
     for entry in sorted(entries):
         if os.path.islink(entry) and not os.path.exists(entry):

@@ -1,83 +1,103 @@
-"""Runs ``fix`` over many files: apply, diff or gate, then report what remains."""
+"""Runs ``fix`` over many files in parallel: apply, diff or gate, then report what remains."""
 from __future__ import annotations
 
 import difflib
 import sys
 from collections import Counter
+from dataclasses import dataclass
 
 from rich.console import Console
 
-from rnnshape.api import check_source
+from rnnshape.config import ConfigError
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_source_file, write_atomic
-from rnnshape.fixes import Options, fix_text
-from rnnshape.report.json_report import render_json
-from rnnshape.report.text import render_concise, render_full
-from rnnshape.runner import settings_from
+from rnnshape.fixes import Options
+from rnnshape.parallel import default_jobs, ordered_map
+from rnnshape.runner import Selection, _crashed, render, selection_from, usage_message
+from rnnshape.units import check_unit, fix_unit
 
 
-def fix_file(path: str, settings, options: Options):
-    """(source, new text, applied counts); raises FileError when the file cannot be fixed."""
-    source = read_source_file(path)
+def _guarded(path: str, work):
     try:
-        result = fix_text(source.text, path, settings, options)
+        return work()
     except FileError:
         raise
     except RecursionError:
         raise FileError(path, "too deeply nested to analyse") from None
     except Exception as exc:  # a bug of ours must not cost the user this file or the others
         raise FileError(path, f"internal error while fixing: {type(exc).__name__}: {exc}") from None
-    return source, result.text, result.applied
+
+
+@dataclass(frozen=True)
+class _FixJob:
+    """One file: its source, the fixed text, what was applied and what remains."""
+
+    selection: Selection
+    options: Options
+    report: bool
+
+    def __call__(self, path: str):
+        settings = self.selection.for_file(path)
+        try:
+            source = read_source_file(path)
+            new, applied = _guarded(path, lambda: fix_unit(path, source.text, settings, self.options))
+            remaining = []
+            if self.report:
+                remaining = _guarded(path, lambda: check_unit(path, new, settings,
+                                                              self.options.batch_first))
+        except FileError as exc:
+            return exc
+        return source, new, Counter(applied), remaining
 
 
 def run_fix(args) -> int:
     out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     try:
-        settings = settings_from(args)
-    except FileError as exc:
-        err.print(f"rnnshape: error: {exc.message}", markup=False)
+        selection = selection_from(args)
+    except (FileError, ConfigError) as exc:
+        err.print(f"rnnshape: error: {usage_message(exc)}", markup=False)
         return 2
-    options = Options(batch_first=args.batch_first, unsafe=args.unsafe_fixes)
+    config = selection.config
+    options = Options(batch_first=args.batch_first, unsafe=bool(config.unsafe_fixes))
+    fmt = config.output_format or "full"
     dry = args.diff or args.check
     if args.paths == ["-"]:
-        return _fix_stdin(args, settings, options, err)
+        return _fix_stdin(args, selection, options, err)
     applied: Counter = Counter()
     remaining: list[Diagnostic] = []
     errors: list[FileError] = []
     changed = 0
-    for item in discover(args.paths, force_exclude=args.force_exclude):
-        if isinstance(item, FileError):
-            errors.append(item)
-            err.print(str(item), markup=False)
+    items = list(discover(args.paths, force_exclude=args.force_exclude, exclude=selection.excluded))
+    files = [item for item in items if not isinstance(item, FileError)]
+    results = iter(ordered_map(_FixJob(selection, options, not dry), files, default_jobs(),
+                               on_crash=_crashed))
+    for item in items:
+        result = item if isinstance(item, FileError) else next(results)
+        if isinstance(result, FileError):
+            errors.append(result)
+            err.print(str(result), markup=False)
             continue
-        try:
-            source, new, counts = fix_file(item, settings, options)
-            if new != source.text:
-                changed += 1
-                applied.update(counts)
-                if args.diff:
-                    sys.stdout.writelines(difflib.unified_diff(
-                        source.text.splitlines(keepends=True), new.splitlines(keepends=True),
-                        fromfile=f"a/{item}", tofile=f"b/{item}"))
-                elif not args.check:
-                    write_atomic(item, source.encode(new))
-            if not dry:
-                remaining.extend(check_source(new, item, settings, batch_first=args.batch_first))
-        except FileError as exc:
-            errors.append(exc)
-            err.print(str(exc), markup=False)
-        except OSError as exc:
-            error = FileError(item, f"cannot write: {exc.strerror or exc}")
-            errors.append(error)
-            err.print(str(error), markup=False)
+        source, new, counts, left = result
+        remaining.extend(left)
+        if new == source.text:
+            continue
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff(
+                source.text.splitlines(keepends=True), new.splitlines(keepends=True),
+                fromfile=f"a/{item}", tofile=f"b/{item}"))
+        elif not args.check:
+            try:
+                write_atomic(item, source.encode(new))
+            except OSError as exc:
+                error = FileError(item, f"cannot write: {exc.strerror or exc}")
+                errors.append(error)
+                err.print(str(error), markup=False)
+                continue
+        changed += 1
+        applied.update(counts)
     if not dry:
-        if args.output_format == "json":
-            print(render_json(remaining))
-        elif args.output_format == "concise":
-            render_concise(out, remaining)
-        else:
-            render_full(out, remaining)
+        render(out, fmt, remaining, errors)
     total = sum(applied.values())
     per_code = ", ".join(f"{code}: {n}" for code, n in sorted(applied.items()))
     verb = "Would fix" if dry else "Fixed"
@@ -86,7 +106,8 @@ def run_fix(args) -> int:
     summary += f" in {changed} file{'s' if changed != 1 else ''}."
     if not dry and remaining:
         summary += f" {len(remaining)} remaining."
-    (err if args.diff or args.output_format == "json" else out).print(summary, markup=False)
+    machine = fmt in ("json", "sarif", "github")
+    (err if args.diff or machine else out).print(summary, markup=False)
     if errors:
         return 2
     if dry:
@@ -94,25 +115,24 @@ def run_fix(args) -> int:
     return 1 if remaining else 0
 
 
-def _fix_stdin(args, settings, options: Options, err: Console) -> int:
+def _fix_stdin(args, selection: Selection, options: Options, err: Console) -> int:
     """``fix -``: the fixed source goes to stdout (like a formatter), the summary to stderr."""
     name = args.stdin_filename or "-"
+    settings = selection.for_file(name)
     data = sys.stdin.buffer.read()
     try:
         source = decode_source(data, name)
-        result = fix_text(source.text, name, settings, options)
+        new, _ = _guarded(name, lambda: fix_unit(name, source.text, settings, options))
     except FileError as exc:
         err.print(str(exc), markup=False)
         sys.stdout.buffer.write(data)  # an editor piping through us must not lose the buffer
         return 2
     if args.diff:
         sys.stdout.writelines(difflib.unified_diff(
-            source.text.splitlines(keepends=True), result.text.splitlines(keepends=True),
+            source.text.splitlines(keepends=True), new.splitlines(keepends=True),
             fromfile=f"a/{name}", tofile=f"b/{name}"))
     elif not args.check:
-        sys.stdout.write(result.text)
-    changed = result.text != source.text
+        sys.stdout.write(new)
     if args.diff or args.check:
-        return 1 if changed else 0
-    remaining = check_source(result.text, name, settings, batch_first=args.batch_first)
-    return 1 if remaining else 0
+        return 1 if new != source.text else 0
+    return 1 if check_unit(name, new, settings, options.batch_first) else 0

@@ -1,10 +1,11 @@
-"""Per-file work across all cores, results in input order."""
+"""Per-file work across all cores, results in input order, surviving a worker that dies."""
 from __future__ import annotations
 
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterable, Iterator, TypeVar
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -20,14 +21,40 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def ordered_map(func: Callable[[T], R], items: list[T], jobs: int) -> Iterator[R]:
-    """``map(func, items)``, in processes when it pays; ``func`` must be picklable."""
+def _context():
+    # fork keeps start-up cheap (rules and tables are already imported); elsewhere spawn works.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def ordered_map(func: Callable[[T], R], items: list[T], jobs: int,
+                on_crash: Callable[[T], R] | None = None) -> Iterator[R]:
+    """``map(func, items)``, in processes when it pays; ``func`` must be picklable.
+
+    If a worker process dies (a native crash, the OOM killer), the items whose results were
+    lost are retried one per process, and an item that kills its process again gets
+    ``on_crash(item)`` as its result: one bad file never ends the run.
+    """
     if jobs <= 1 or len(items) < MIN_PARALLEL:
         yield from map(func, items)
         return
-    # fork keeps start-up cheap (rules and tables are already imported); elsewhere spawn works too.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    chunk = max(1, min(64, len(items) // (jobs * 8)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        yield from pool.map(func, items, chunksize=chunk)
+    chunk = max(1, min(32, len(items) // (jobs * 8)))
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
+            for result in pool.map(func, items, chunksize=chunk):
+                done += 1
+                yield result
+    except BrokenProcessPool:
+        for item in items[done:]:
+            yield _isolated(func, item, on_crash)
+
+
+def _isolated(func, item, on_crash):
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
+            return pool.submit(func, item).result()
+    except BrokenProcessPool:
+        if on_crash is None:
+            raise
+        return on_crash(item)

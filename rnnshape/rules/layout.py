@@ -23,7 +23,10 @@ def input_roles(call: RecurrentCall) -> Optional[list[Optional[str]]]:
     if last_same is True:
         roles[2] = FEATURE
     elif last_same is False:
-        matches = [i for i in (0, 1) if dims[i].same(input_size) is True]
+        # A dim whose origin already names it batch or time keeps that meaning even when its
+        # size happens to equal input_size.
+        matches = [i for i in (0, 1) if dims[i].same(input_size) is True
+                   and roles[i] in (None, FEATURE)]
         if len(matches) == 1:
             roles[matches[0]] = FEATURE
             if roles[2] == FEATURE:
@@ -409,7 +412,7 @@ out, _ = rnn(emb(tokens))  # <- here
             size = call.module.dim("input_size")
             if dims[-1].same(size) is not False:
                 continue
-            if any(d.same(size) is True for d in dims[:-1]):
+            if any(d.same(size) is True and d.role in (None, FEATURE) for d in dims[:-1]):
                 continue  # the feature is elsewhere: a layout question, not a size one
             label = call.module.label or call.module.kind
             message = (f"`{label}` has input_size={size} but its input {call.shape} ends in "
