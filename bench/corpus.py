@@ -1,0 +1,527 @@
+#!/usr/bin/env python3
+"""The real-world corpus: pinned public projects that use PyTorch recurrent modules.
+
+    python bench/corpus.py [--cache DIR] [--only NAME[,NAME...]] [--json OUT] [--list]
+
+Downloads each project's source distribution (or, where there is none that builds, its
+pure-Python wheel) with ``pip download --no-deps`` at a PINNED version, checks the archive
+against a pinned sha256, unpacks it into a cache folder outside the repository (default
+``~/.cache/rnnshape-corpus``; nothing downloaded is ever committed) and skips both steps when
+the unpacked tree is already there.  Then every ``.py`` file of every project is checked
+in-process with rnnshape's library API, and a table is printed per project: files, recurrent
+construction sites, findings per code, file errors, seconds.  ``--json OUT`` writes every
+finding (project, file relative to the project root, row, col, code, message, trace).
+
+Recurrent construction sites are counted with the standard library's ``ast`` (not a regex),
+torch's modules only (MXNet's ``rnn.LSTM`` in gluonts or a project's own ``class RNN`` do not
+count); ``nn`` always counts as an alias of ``torch.nn`` (tsai and deepctr get it through
+star imports):
+  * direct: ``<alias of torch.nn>.X(...)`` (``nn.LSTM(...)``, ``torch.nn.GRU(...)``) or a bare
+    ``X(...)`` where X was imported from ``torch.nn``; X one of RNN, LSTM, GRU, RNNCell,
+    LSTMCell, GRUCell;
+  * dynamic: the class assigned to a name or stored as a dict value (tsai's
+    ``_cell = nn.LSTM``, espnet's ``RNN = torch.nn.LSTM if ... else torch.nn.GRU``, a dict of
+    classes; isinstance checks, sets such as quantisation configs, annotations and base
+    classes do not count), or
+    ``getattr(<alias of torch.nn>, X)`` where X is one of those names as a string, or an
+    expression whose text mentions rnn/lstm/gru, or sits in a class whose name does (darts'
+    ``getattr(nn, name)(...)`` inside ``_RNNModule``).
+The triage of every finding is in docs/corpus-findings.md.
+
+Standard library only (besides rnnshape itself, imported from this checkout).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import warnings
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE = Path(os.environ.get("RNNSHAPE_CORPUS_CACHE",
+                                    Path.home() / ".cache" / "rnnshape-corpus"))
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str      # short name used by --only and in the table
+    dist: str      # the distribution name on PyPI
+    version: str
+    kind: str      # "sdist" | "wheel" (pure-Python wheel: the sdist does not build)
+    sha256: str    # of the archive pip downloads
+    note: str = ""
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.dist}=={self.version}"
+
+
+PROJECTS = [
+    Project("flair", "flair", "0.15.1", "sdist",
+            "780b4eeffba044c4a181f1810872fc01201c2eaed8d2ef4bcb126a6464e91933",
+            "sequence tagger BiLSTM, character LM"),
+    Project("neuralforecast", "neuralforecast", "3.3.0", "sdist",
+            "73fbb9b8ba194c6f06e64d2f137855c98616af7f2488c7107abb05516a22ebe7",
+            "RNN/LSTM/GRU/DilatedRNN forecasters"),
+    Project("pytorch-forecasting", "pytorch-forecasting", "1.8.0", "sdist",
+            "f7de2af2fb7ce0c4ef73287666b8b79391485ff55883c974b6267b505adf0422",
+            "DeepAR, TFT LSTM encoder/decoder"),
+    Project("darts", "darts", "0.48.1", "sdist",
+            "d73bb99ec92273ab1f2b00b3c7471c0389e89e39fdc190e0bef08c93df1a0f5b",
+            "RNNModel/BlockRNNModel via getattr(nn, name); u8darts 0.41.0's sdist is a "
+            "metadata-only shell, so the darts sdist is used"),
+    Project("speechbrain", "speechbrain", "1.1.2", "sdist",
+            "a49328b61f6e6caa0e01ab4e32bc15b564114953e30718b1379d2e1d764e426a",
+            "speechbrain.nnet.RNN wrappers, LiGRU, attention decoders"),
+    Project("OpenNMT-py", "OpenNMT-py", "3.5.1", "sdist",
+            "8af6693ff0be0623683a5a9773b8d55b377fc14073f4897b6e6de3d482d338b2",
+            "RNN encoder/decoder, stacked LSTM/GRU cells"),
+    Project("allennlp", "allennlp", "2.10.1", "wheel",
+            "d840f2cb285ded77f48fbe5c8f52fe955dc48d4462cae2baf4668eca10dd42fb",
+            "Seq2Seq/Seq2Vec LSTM wrappers; the sdist fails to build, pure-Python wheel"),
+    Project("asteroid", "asteroid", "0.7.0", "sdist",
+            "0326f28c5342495cb08ba0520efd0e21e39435dfd78854837fdd5a6c9c9ca410",
+            "DPRNN, LSTM maskers, X-UMX"),
+    Project("gluonts", "gluonts", "0.17.0", "sdist",
+            "f815d4a069be974a2a62c0eb7409a0b6c5c58fd960b562ba2a530fc2d5763c7e",
+            "torch DeepAR and TFT LSTMs (its MXNet models are not counted as sites)"),
+    Project("pytorch-widedeep", "pytorch-widedeep", "1.7.0", "wheel",
+            "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
+            "BasicRNN, AttentiveRNN, StackedAttentiveRNN text models; sdist fails to build"),
+    Project("stanza", "stanza", "1.15.0", "sdist",
+            "69f18af136ac5f88611f930af8dc37e89ae9e073e23860b3604bad9a941b44b2",
+            "BiLSTM taggers, parsers, char LM, classifiers"),
+    Project("tsai", "tsai", "1.0.1", "sdist",
+            "7ef31c7de6bf5ff551a5e3f0fbae8ee92a2cc550b1381e82485be7cd724bc012",
+            "RNN/LSTM/GRU, RNN_FCN, RNNPlus time-series models"),
+    Project("espnet", "espnet", "202511", "sdist",
+            "280573dab2d4a0c669f0801cb7b07fa7732dd53138990cc80519e53a72412d4c",
+            "RNN encoders/decoders, RNN LMs, DPRNN/SkiM separators"),
+    Project("deepctr-torch", "deepctr-torch", "0.3.0", "sdist",
+            "3ba2d2ea8d59eb196b66d164599102983e60b4b48283b5ba600c867092fb0176",
+            "DIEN interest-evolution GRU / AUGRU"),
+]
+
+SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".ipynb_checkpoints",
+             ".eggs", ".tox"}
+RECURRENT = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
+_RECURRENT_TEXT = re.compile(r"rnn|lstm|gru", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- download
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _pip_download(project: Project, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    binary = ["--no-binary", ":all:"] if project.kind == "sdist" else ["--only-binary", ":all:"]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+           "--quiet", *binary, "-d", str(dest), project.requirement]
+    print(f"  $ {' '.join(cmd[2:])}", flush=True)
+    # pip prepares an sdist's metadata in a temporary build; run it from the destination so
+    # that nothing it writes lands in the repository.
+    result = subprocess.run(cmd, cwd=dest, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"pip download failed for {project.requirement}:\n"
+                           + (result.stderr or result.stdout)[-2000:])
+    archives = [p for p in dest.iterdir() if p.suffix in (".gz", ".zip", ".whl")
+                and _norm(p.name).startswith(_norm(f"{project.dist}-{project.version}-"))]
+    if len(archives) != 1:
+        raise RuntimeError(f"expected one archive for {project.requirement} in {dest}, "
+                           f"got {[p.name for p in dest.iterdir()]}")
+    return archives[0]
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _unpack(archive: Path, target: Path) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+    try:
+        if archive.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(archive) as tar:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if hasattr(tarfile, "data_filter"):
+                        tar.extractall(tmp, filter="data")
+                    else:  # pragma: no cover - Python without extraction filters
+                        tar.extractall(tmp)
+        else:  # wheel or zip; zipfile already refuses absolute paths and '..'
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fetch(project: Project, cache: Path) -> Path:
+    """The unpacked project root, downloading and unpacking only when missing."""
+    target = cache / "src" / f"{project.name}-{project.version}"
+    marker = target / ".rnnshape-corpus-complete"
+    if not marker.exists():
+        dl = cache / "downloads" / f"{project.name}-{project.version}"
+        archives = [p for p in dl.glob("*") if p.is_file()] if dl.exists() else []
+        archive = archives[0] if len(archives) == 1 else None
+        if archive is None or _sha256(archive) != project.sha256:
+            if dl.exists():
+                shutil.rmtree(dl)
+            archive = _pip_download(project, dl)
+        got = _sha256(archive)
+        if got != project.sha256:
+            raise RuntimeError(f"{archive.name}: sha256 {got} != pinned {project.sha256}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _unpack(archive, target)
+        marker.write_text(f"{project.requirement} {project.sha256}\n")
+    return project_root(target)
+
+
+def project_root(target: Path) -> Path:
+    """An sdist unpacks to one top folder: use it, so relative paths read like the repo's."""
+    entries = [p for p in target.iterdir() if not p.name.startswith(".rnnshape-corpus")]
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return target
+
+
+# --------------------------------------------------------------------------- counting
+
+def python_files(root: Path) -> list[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        out.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".py"))
+    return out
+
+
+def _torch_nn_names(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """(aliases of ``torch.nn``, recurrent class names imported from it) in one file."""
+    aliases, names = {"torch.nn", "nn"}, set()  # ``nn`` also via star imports
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name == "torch.nn" and a.asname:
+                    aliases.add(a.asname)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                if node.module == "torch" and a.name == "nn":
+                    aliases.add(a.asname or "nn")
+                elif (node.module == "torch.nn" or node.module.startswith("torch.nn.modules")) \
+                        and a.name in RECURRENT:
+                    names.add(a.asname or a.name)
+    return aliases, names
+
+
+class _SiteCounter(ast.NodeVisitor):
+    """Constructions of torch's recurrent modules (MXNet's ``rnn.LSTM`` or a project's own
+    ``class RNN`` do not count).  direct: ``<torch.nn alias>.LSTM(...)`` or a bare name imported
+    from ``torch.nn``; dynamic: the class assigned to a name or put in a dict as a value
+    (``_cell = nn.LSTM``, ``rnn = nn.LSTM if lstm else nn.GRU``, ``{"lstm": nn.LSTM}``) or
+    ``getattr(<torch.nn alias>, X)`` with a recurrent X."""
+
+    def __init__(self, aliases: set[str], names: set[str]) -> None:
+        self.aliases, self.names = aliases, names
+        self.direct = 0
+        self.dynamic = 0
+        self._classes: list[str] = []
+
+    def _is_recurrent_ref(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Attribute):
+            return node.attr in RECURRENT and ast.unparse(node.value) in self.aliases
+        return isinstance(node, ast.Name) and node.id in self.names
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._classes.append(node.name)
+        for stmt in node.body:  # bases and decorators are not constructions
+            self.visit(stmt)
+        self._classes.pop()
+
+    def visit_FunctionDef(self, node) -> None:
+        for stmt in node.body:  # skip annotations and defaults' types
+            self.visit(stmt)
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
+            self.visit(default)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+
+    def _class_value(self, expr) -> bool:
+        """``nn.LSTM`` or ``nn.LSTM if lstm else nn.GRU`` used as a value."""
+        if isinstance(expr, ast.IfExp):
+            return self._class_value(expr.body) or self._class_value(expr.orelse)
+        return self._is_recurrent_ref(expr)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if self._class_value(node.value):
+            self.dynamic += 1  # ``_cell = nn.LSTM``: one site, built later through the name
+        else:
+            self.visit(node.value)
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for value in node.values:
+            if self._class_value(value):
+                self.dynamic += 1  # ``{"lstm": nn.LSTM, ...}``: a choice of classes
+            else:
+                self.visit(value)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        args = list(node.args) + [k.value for k in node.keywords]
+        if self._is_recurrent_ref(func):
+            self.direct += 1
+        elif isinstance(func, ast.Name) and func.id in ("isinstance", "issubclass"):
+            args = args[:1]  # the class tuple is a check, not a construction
+        elif (isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2
+              and ast.unparse(node.args[0]) in self.aliases):
+            arg = node.args[1]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                recurrent = arg.value in RECURRENT
+            else:
+                recurrent = bool(_RECURRENT_TEXT.search(ast.unparse(arg))
+                                 or any(_RECURRENT_TEXT.search(c) for c in self._classes))
+            self.dynamic += recurrent
+            args = []
+        else:
+            self.visit(func)
+        for arg in args:
+            self.visit(arg)
+
+
+def count_sites(text: str) -> tuple[int, int]:
+    """(direct, dynamic) recurrent construction sites; (0, 0) if the file does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return 0, 0
+    try:
+        counter = _SiteCounter(*_torch_nn_names(tree))
+        counter.visit(tree)
+    except RecursionError:
+        pass
+    return counter.direct, counter.dynamic
+
+
+# --------------------------------------------------------------------------- checking
+
+@dataclass
+class Result:
+    project: Project
+    files: int = 0
+    direct: int = 0
+    dynamic: int = 0
+    codes: Counter = field(default_factory=Counter)
+    errors: list = field(default_factory=list)   # (relative path, message)
+    findings: list = field(default_factory=list)
+    seconds: float = 0.0
+    slowest: list = field(default_factory=list)  # (seconds, relative path)
+    coverage: Counter = field(default_factory=Counter)  # --coverage: what the tracker saw
+
+
+RECURRENT_KINDS = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
+
+
+def tracker_coverage(text: str, path: str) -> Counter | None:
+    """How much of the file's recurrent code the tracker resolved (internal API: best effort).
+
+    modules: recurrent constructions it recognised; calls: recurrent calls it followed;
+    shaped: of those, calls whose input rank it knew (the only ones a layout rule can judge).
+    """
+    try:
+        from rnnshape.api import analyze
+        analysis = analyze(text, path)
+        if analysis is None:
+            return Counter()
+        facts = analysis.facts
+        out = Counter()
+        out["modules"] = len({id(m.node) if m.node is not None else id(m)
+                              for m in facts.modules if m.kind in RECURRENT_KINDS})
+        out["calls"] = len(facts.recurrent_calls)
+        out["shaped"] = sum(1 for c in facts.recurrent_calls
+                            if getattr(c.shape, "dims", None) is not None)
+        return out
+    except Exception:
+        return None
+
+
+def check_project(project: Project, root: Path, settings, check_file, FileError,
+                  coverage: bool = False) -> Result:
+    result = Result(project)
+    for path in python_files(root):
+        rel = path.relative_to(root).as_posix()
+        result.files += 1
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        direct, dynamic = count_sites(text)
+        result.direct += direct
+        result.dynamic += dynamic
+        t0 = time.perf_counter()
+        try:
+            diagnostics = check_file(str(path), settings)
+        except FileError as exc:
+            where = f":{exc.row}" if getattr(exc, "row", None) else ""
+            result.errors.append((rel + where, exc.message))
+            diagnostics = []
+        except Exception as exc:  # the runner should turn these into FileError; report it
+            result.errors.append((rel, f"UNCAUGHT {type(exc).__name__}: {exc}"))
+            diagnostics = []
+        result.slowest.append((time.perf_counter() - t0, rel))
+        if coverage and (direct or dynamic or re.search(r"LSTM|GRU|RNN", text)):
+            seen = tracker_coverage(text, str(path))
+            if seen is None:
+                result.coverage["unavailable"] += 1
+            else:
+                result.coverage.update(seen)
+        for d in diagnostics:
+            result.codes[d.code] += 1
+            result.findings.append({
+                "project": project.name, "version": project.version, "file": rel,
+                "row": d.row, "col": d.column, "code": d.code, "message": d.message,
+                "trace": [f"{t.text} -> {t.shape}  line {t.row}" for t in (d.trace or [])],
+            })
+    result.seconds = sum(s for s, _ in result.slowest)  # check_file time only
+    result.slowest = sorted(result.slowest, reverse=True)[:3]
+    return result
+
+
+def print_table(results: list[Result]) -> None:
+    codes = sorted({c for r in results for c in r.codes})
+    cov = ["modules", "calls", "shaped"] if any(r.coverage for r in results) else []
+    head = ["project", "version", "files", "sites", "direct", "dynamic", *cov, *codes,
+            "findings", "errors", "seconds"]
+    rows = []
+    for r in results:
+        rows.append([r.project.name, r.project.version, r.files, r.direct + r.dynamic, r.direct,
+                     r.dynamic, *(r.coverage.get(c, 0) for c in cov),
+                     *(r.codes.get(c, 0) for c in codes), sum(r.codes.values()),
+                     len(r.errors), f"{r.seconds:.1f}"])
+    total, total_cov = Counter(), Counter()
+    for r in results:
+        total.update(r.codes)
+        total_cov.update(r.coverage)
+    rows.append(["TOTAL", "", sum(r.files for r in results),
+                 sum(r.direct + r.dynamic for r in results), sum(r.direct for r in results),
+                 sum(r.dynamic for r in results), *(total_cov.get(c, 0) for c in cov),
+                 *(total.get(c, 0) for c in codes),
+                 sum(total.values()), sum(len(r.errors) for r in results),
+                 f"{sum(r.seconds for r in results):.1f}"])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "| " + " | ".join(  # noqa: E731
+        str(c).ljust(w) if i < 2 else str(c).rjust(w)
+        for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+    print(line(head))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))
+
+
+def _revision() -> str:
+    """The checkout's commit, marked dirty when rnnshape/ has local changes."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "rnnshape"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "(unknown revision)"
+    return (head or "(unknown revision)") + ("+dirty" if dirty else "")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help=f"download/unpack folder (default {DEFAULT_CACHE})")
+    parser.add_argument("--only", help="comma-separated project names")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write every finding to OUT")
+    parser.add_argument("--list", action="store_true", help="print the pinned projects and exit")
+    parser.add_argument("--download-only", action="store_true", help="fetch, do not check")
+    parser.add_argument("--coverage", action="store_true",
+                        help="also count what the tracker resolved (recurrent modules, calls, "
+                             "calls with a known input rank); analyses those files twice")
+    args = parser.parse_args(argv)
+
+    projects = PROJECTS
+    if args.only:
+        wanted = {n.strip().lower() for n in args.only.split(",") if n.strip()}
+        projects = [p for p in PROJECTS if p.name.lower() in wanted]
+        unknown = wanted - {p.name.lower() for p in projects}
+        if unknown:
+            parser.error(f"unknown project(s): {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(p.name for p in PROJECTS)}")
+    if args.list:
+        for p in projects:
+            print(f"{p.requirement:28} {p.kind:5}  {p.note}")
+        return 0
+
+    cache = args.cache.expanduser().resolve()
+    if cache == REPO or REPO in cache.parents:
+        parser.error(f"the cache must be outside the repository ({REPO})")
+    cache.mkdir(parents=True, exist_ok=True)
+
+    roots = {}
+    for p in projects:
+        print(f"[fetch] {p.requirement}", flush=True)
+        roots[p.name] = fetch(p, cache)
+    if args.download_only:
+        return 0
+
+    sys.path.insert(0, str(REPO))
+    from rnnshape.api import Settings
+    from rnnshape.diagnostic import FileError
+    from rnnshape.runner import check_file
+
+    print(f"rnnshape {_revision()}", flush=True)
+    settings = Settings()
+    results = []
+    for p in projects:
+        print(f"[check] {p.name} ({roots[p.name]})", flush=True)
+        results.append(check_project(p, roots[p.name], settings, check_file, FileError,
+                                     coverage=args.coverage))
+
+    print()
+    print_table(results)
+    print()
+    for r in results:
+        for rel, message in r.errors:
+            print(f"file error: {r.project.name}/{rel}: {message}")
+    slow = sorted(((s, f"{r.project.name}/{rel}") for r in results for s, rel in r.slowest),
+                  reverse=True)[:5]
+    print("slowest files: " + ", ".join(f"{name} {s:.2f}s" for s, name in slow))
+    findings = [f for r in results for f in r.findings]
+    for f in findings:
+        print(f"{f['project']}/{f['file']}:{f['row']}:{f['col']}: {f['code']} {f['message']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(findings, indent=2) + "\n")
+        print(f"wrote {len(findings)} findings to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
