@@ -71,6 +71,9 @@ TORCH_SEEDS = {"torch.manual_seed", "torch.random.manual_seed", "torch.cuda.manu
                "transformers.set_seed", "lightning.fabric.seed_everything",
                "pytorch_lightning.utilities.seed.seed_everything", "accelerate.utils.set_seed"}
 OTHER_SEEDS = {"numpy.random.seed", "random.seed"}
+RANDOM_INITS = {f"torch.nn.init.{name}" for name in (
+    "uniform_", "normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+    "kaiming_normal_", "orthogonal_", "trunc_normal_", "sparse_")}
 TORCH_RANDOM = {f"torch.{name}" for name in (
     "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",
     "bernoulli", "multinomial", "poisson")} | {

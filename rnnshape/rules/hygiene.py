@@ -1,6 +1,8 @@
 """Usage hygiene: gradients in evaluation, numpy conversion, seeding."""
 from __future__ import annotations
 
+import re
+
 from rnnshape import torch_api as api
 from rnnshape.rules.base import Context, Rule
 
@@ -118,6 +120,8 @@ def evaluate(model, batches):
                 continue
             if id(region.eval_node) in ctx.facts.no_grad_sites:
                 continue
+            if region.function is not None and region.function in ctx.facts.no_grad_methods:
+                continue  # its callers (through an untyped receiver) run it under no_grad
             message = (f"`{ctx.text(region.first_call.func)}(...)` runs after "
                        f"`{region.receiver}.eval()` without `torch.no_grad()`: autograd still "
                        "records every operation")
@@ -240,11 +244,14 @@ model = torch.nn.LSTM(8, 16)
 
     def fix(self, finding, fctx):
         import libcst as cst
-        from rnnshape.fixes import SAFE, Plan
+        from rnnshape.fixes import SAFE, UNSAFE, Plan
 
         seed = finding.data["seed"]
         if seed.seed is None or "\n" in seed.seed:
             return None
+        # Safe where the argument is a plain number or constant of a script; in a seeding
+        # helper the argument may be None, which torch.manual_seed refuses.
+        constant = seed.function is None and re.fullmatch(r"[\w.]+", seed.seed) is not None
         stmt = fctx.statement_of(seed.node)
         if not isinstance(stmt, cst.SimpleStatementLine):
             return None
@@ -256,7 +263,8 @@ model = torch.nn.LSTM(8, 16)
             if any(node in changes for node in extra):
                 return None
             changes.update(extra)
-        return Plan(SAFE, f"add `{torch_name}.manual_seed({seed.seed})`", changes)
+        return Plan(SAFE if constant else UNSAFE, f"add `{torch_name}.manual_seed({seed.seed})`",
+                    changes)
 
     def check(self, ctx: Context):
         facts = ctx.facts
@@ -264,10 +272,12 @@ model = torch.nn.LSTM(8, 16)
             return
         if any(s.qualname in api.TORCH_SEEDS for s in facts.seed_calls):
             return
-        others = [s for s in facts.seed_calls if s.qualname in api.OTHER_SEEDS]
+        others = [s for s in facts.seed_calls if s.qualname in api.OTHER_SEEDS and _seeds_program(s)]
         if not others:
             return
         first = others[0]
+        if first.function is None and not facts.torch_random_in_program:
+            return  # the script itself never draws from torch; only functions it never calls do
         message = (f"`{ctx.text(first.node.func)}` is seeded but torch is not: weights, dropout "
                    "and shuffling stay random")
         yield self.finding(first.node, message, data={"seed": first})
@@ -291,3 +301,12 @@ def _replace_placeholder(tree, receiver):
             return receiver if original.value == "_" else updated
 
     return tree.visit(Graft())
+
+
+def _seeds_program(seed) -> bool:
+    """A seed call meant to make the run reproducible: at module level (or in a seeding helper,
+    named so), with a seed that is not itself drawn from torch.  Seeds in worker init functions
+    or in a layer's constructor serve other purposes."""
+    if seed.seed is not None and "torch" in seed.seed:
+        return False
+    return seed.function is None or "seed" in seed.function.lower()

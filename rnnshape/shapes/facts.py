@@ -205,6 +205,7 @@ class EvalRegion:
     receiver: str
     has_backward: bool = False
     first_call: Optional[cst.Call] = None  # first model call outside no_grad
+    function: Optional[str] = None  # the function the region is in
 
 
 @dataclass
@@ -220,6 +221,7 @@ class SeedCall:
     node: cst.Call
     stmt: Optional[cst.SimpleStatementLine]
     seed: Optional[str]
+    function: Optional[str] = None  # the function it is in; None at module level
 
 
 @dataclass
@@ -241,6 +243,8 @@ class Facts:
     imports_torch: bool = False
     # Builds nn modules or draws from torch's generator: only then does seeding torch matter.
     uses_torch_random: bool = False
+    torch_random_in_program: bool = False  # ... in code the file itself runs or calls
+    no_grad_methods: set[str] = field(default_factory=set)
     moves_to_device: bool = False
     # Sites seen at least once under no_grad: a finding there is not proven.
     no_grad_sites: set[int] = field(default_factory=set)

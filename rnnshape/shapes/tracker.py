@@ -97,6 +97,8 @@ class Tracker:
         self.seen_layer: dict[tuple, LayerCall] = {}
         self.seen_uses: set[tuple] = set()
         self.seen_model_calls: set[tuple] = set()
+        self.standalone = False  # True while analysing code nothing in the file calls
+        self.star_imported = False
         self.loops: list[dict] = []
         self.loops_restored: set[int] = set()
         self.train_loops: dict[int, TrainLoop] = {}
@@ -111,6 +113,7 @@ class Tracker:
             self.exec_block(self.module.body, frame)
             # Code nobody calls in this file (library classes, train() functions) is still
             # analysed, with unknown arguments.
+            self.standalone = True
             for cls in list(self.classes):
                 if id(cls) not in self.instantiated and cls.is_module:
                     self.instantiate(cls, [], {}, frame, label="self")
@@ -156,6 +159,7 @@ class Tracker:
                 for loop in self.loops:
                     loop["train"] = True
             elif isinstance(region, EvalRegion):
+                region.function = frame.func.node.name.value if frame.func is not None else None
                 for loop in self.loops:
                     loop["evals"].append((region.eval_node, region.receiver))
             self.exec_stmt(stmt, frame)
@@ -404,6 +408,8 @@ class Tracker:
         elif isinstance(small, cst.ImportFrom):
             mod = dotted(small.module) if small.module is not None else None
             if mod is None or small.relative:
+                if isinstance(small.names, cst.ImportStar):
+                    self.star_imported = True
                 names = small.names if not isinstance(small.names, cst.ImportStar) else []
                 for alias in names:
                     frame.scope.vars[(alias.asname.name if alias.asname else alias.name).value] = None
@@ -411,6 +417,7 @@ class Tracker:
             if mod == "torch" or mod.startswith("torch."):
                 self.facts.imports_torch = True
             if isinstance(small.names, cst.ImportStar):
+                self.star_imported = True
                 return
             for alias in small.names:
                 name = dotted(alias.name)
@@ -523,6 +530,11 @@ class Tracker:
                 return Lit(None)
             if node.value in _BUILTINS:
                 return Ref(node.value)
+            if self.star_imported and node.value in _CONVENTIONAL:
+                # ``from .layers import *`` re-exporting ``nn``: the names everyone uses for
+                # torch are taken to mean torch when nothing in the file binds them.
+                self.facts.imports_torch = True
+                return Ref(_CONVENTIONAL[node.value])
             return None
         if isinstance(node, cst.Integer):
             return IntV(Dim.const(int(node.value.replace("_", ""), 0)))
@@ -862,6 +874,10 @@ class Tracker:
             self.note_model_call(callee, args, kwargs, node, frame)
         if isinstance(callee, ModV):
             return self.call_module(callee.info, args, kwargs, node, frame)
+        if callee is None and isinstance(node.func, cst.Attribute) and frame.no_grad:
+            # ``model.label(x)`` on a receiver we cannot type: remember that a method of this
+            # name runs under no_grad somewhere, so its own eval regions are not reported.
+            self.facts.no_grad_methods.add(node.func.attr.value)
         if isinstance(callee, InstV):
             forward = callee.cls.methods.get("forward")
             if forward is None:
@@ -881,14 +897,14 @@ class Tracker:
         return None
 
     def call_ref(self, qual: str, args, kwargs, node, frame):
-        if qual in api.TORCH_RANDOM or (qual.startswith("torch.nn.init.") and qual.endswith("_")):
-            self.facts.uses_torch_random = True
+        if (qual in api.TORCH_RANDOM or qual in api.RANDOM_INITS) and "generator" not in kwargs:
+            self.note_torch_random()  # a private Generator does not draw from the global one
         if qual in api.TORCH_SEEDS or qual in api.OTHER_SEEDS:
-            self.record_seed(qual, node)
+            self.record_seed(qual, node, frame)
             return None
         kind = api.nn_class(qual)
         if kind is not None:
-            self.facts.uses_torch_random = True  # initial weights, dropout masks
+            self.note_torch_random()  # initial weights, dropout masks
             return self.construct(kind, args, kwargs, node)
         if any(a is _STAR for a in args):
             result = None  # ``torch.zeros(*sizes)``: the rank itself is unknown
@@ -900,12 +916,17 @@ class Tracker:
                 result = self.layout_use(arg, node, _function_kind(name, args, kwargs), result)
         return result
 
-    def record_seed(self, qual, node):
-        stmt = None
+    def note_torch_random(self):
+        self.facts.uses_torch_random = True
+        if not self.standalone:
+            self.facts.torch_random_in_program = True
+
+    def record_seed(self, qual, node, frame: Frame):
         seed = None
         if node.args:
             seed = self.module.code_for_node(node.args[0].value)
-        self.facts.seed_calls.append(SeedCall(qual, node, stmt, seed))
+        func = frame.func.node.name.value if frame.func is not None else None
+        self.facts.seed_calls.append(SeedCall(qual, node, None, seed, func))
 
     def construct(self, kind: str, args, kwargs, node) -> Optional[ModV]:
         sig = api.CONSTRUCTORS.get(kind)
@@ -1145,6 +1166,7 @@ class Tracker:
 
 
 _STAR = object()
+_CONVENTIONAL = {"nn": "torch.nn", "torch": "torch", "F": "torch.nn.functional"}
 _MISSING = object()
 
 
