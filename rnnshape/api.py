@@ -103,20 +103,21 @@ def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Op
 
 
 def check_source(text: str, filename: str = "<string>", settings: Optional[Settings] = None,
-                 batch_first: bool = False) -> list[Diagnostic]:
+                 batch_first: bool = False, edits: bool = True) -> list[Diagnostic]:
     """Diagnostics for one file's text, sorted by position.  Raises FileError on bad input.
 
     Each diagnostic carries the fix that ``fix`` would apply for it (with ``batch_first``
-    choosing the layout strategy).
+    choosing the layout strategy); ``edits=False`` leaves out its edits, which cost a pass
+    over the tree for statement-level fixes and only machine-readable reports show.
     """
     analysis = analyze(text, filename, settings)
     if analysis is None:
         return []
-    return to_diagnostics(analysis, text, filename, batch_first)
+    return to_diagnostics(analysis, text, filename, batch_first, edits)
 
 
 def to_diagnostics(analysis: Analysis, text: str, filename: str,
-                   batch_first: bool = False) -> list[Diagnostic]:
+                   batch_first: bool = False, edits: bool = True) -> list[Diagnostic]:
     from rnnshape.fixes import FixContext, Options, fix_of
 
     rules = {r.code: r for r in all_rules()}
@@ -136,7 +137,7 @@ def to_diagnostics(analysis: Analysis, text: str, filename: str,
             filename=filename, row=start.line, column=start.column + 1,
             end_row=end.line, end_column=end.column + 1,
             trace=[trace_line(analysis, step) for step in finding.trace],
-            fix=fix_of(finding, fctx, text),
+            fix=fix_of(finding, fctx, text, edits),
             source_line=lines[start.line - 1] if start.line - 1 < len(lines) else "",
         )
     return sorted(out.values(), key=lambda d: (d.row, d.column, d.code))

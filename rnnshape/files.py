@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-import pathspec
 
+from rnnshape.config import Pattern, compile_pattern
 from rnnshape.diagnostic import FileError
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox",
@@ -48,19 +48,28 @@ class _GitIgnores:
     """The ``.gitignore`` files that apply under a walk, deepest deciding first, like git."""
 
     def __init__(self):
-        self.specs: dict[str, Optional[pathspec.GitIgnoreSpec]] = {}
+        self.specs: dict[str, Optional[list[Pattern]]] = {}
 
-    def spec(self, directory: str) -> Optional[pathspec.GitIgnoreSpec]:
+    def spec(self, directory: str) -> Optional[list[Pattern]]:
         if directory not in self.specs:
             spec = None
             try:
                 with open(os.path.join(directory, ".gitignore"), encoding="utf-8",
                           errors="replace") as handle:
-                    spec = pathspec.GitIgnoreSpec.from_lines(handle)
+                    spec = [p for p in map(compile_pattern, handle.read().splitlines()) if p]
             except OSError:
                 pass
             self.specs[directory] = spec
         return self.specs[directory]
+
+    @staticmethod
+    def decide(patterns: list[Pattern], rel: str, is_dir: bool) -> Optional[bool]:
+        """True ignored, False re-included by a ``!`` pattern, None when no pattern matches."""
+        decision = None
+        for pattern in patterns:
+            if pattern.matches(rel, is_dir):
+                decision = not pattern.negated
+        return decision
 
     def ignored(self, path: str, is_dir: bool, top: Optional[str] = None) -> bool:
         """Whether git ignores ``path``; with ``top``, .gitignore files above it do not count."""
@@ -68,9 +77,9 @@ class _GitIgnores:
         directory = os.path.dirname(path)
         while True:
             spec = self.spec(directory)
-            if spec is not None:
-                rel = os.path.relpath(path, directory).replace(os.sep, "/") + ("/" if is_dir else "")
-                decision = spec.check_file(rel).include
+            if spec:
+                rel = os.path.relpath(path, directory).replace(os.sep, "/")
+                decision = self.decide(spec, rel, is_dir)
                 if decision is not None:
                     return decision
             if os.path.isdir(os.path.join(directory, ".git")) or directory == top:
@@ -85,7 +94,14 @@ _IGNORES = _GitIgnores()
 
 
 def _ignored_by_git(path: Path) -> bool:
-    return _IGNORES.ignored(str(path), path.is_dir())
+    """For a path named explicitly: ignored itself, or inside an ignored directory."""
+    current = path.resolve()
+    while True:
+        if _IGNORES.ignored(str(current), current.is_dir()):
+            return True
+        if (current / ".git").is_dir() or current.parent == current:
+            return False
+        current = current.parent
 
 
 def _walk(root: Path, exclude=None) -> Iterator[str | FileError]:

@@ -6,14 +6,13 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 
-from rich.console import Console
-
 from rnnshape.config import ConfigError
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_source_file, write_atomic
 from rnnshape.fixes import Options
 from rnnshape.parallel import default_jobs, ordered_map
-from rnnshape.runner import Selection, _crashed, render, selection_from, usage_message
+from rnnshape.runner import (MACHINE_FORMATS, Selection, _crashed, consoles, render,
+                             selection_from, usage_message)
 from rnnshape.units import check_unit, fix_unit
 
 
@@ -35,6 +34,7 @@ class _FixJob:
     selection: Selection
     options: Options
     report: bool
+    edits: bool = True
 
     def __call__(self, path: str):
         settings = self.selection.for_file(path)
@@ -44,15 +44,14 @@ class _FixJob:
             remaining = []
             if self.report:
                 remaining = _guarded(path, lambda: check_unit(path, new, settings,
-                                                              self.options.batch_first))
+                                                              self.options.batch_first, self.edits))
         except FileError as exc:
             return exc
         return source, new, Counter(applied), remaining
 
 
 def run_fix(args) -> int:
-    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    out, err = consoles()
     try:
         selection = selection_from(args)
     except (FileError, ConfigError) as exc:
@@ -70,7 +69,8 @@ def run_fix(args) -> int:
     changed = 0
     items = list(discover(args.paths, force_exclude=args.force_exclude, exclude=selection.excluded))
     files = [item for item in items if not isinstance(item, FileError)]
-    results = iter(ordered_map(_FixJob(selection, options, not dry), files, default_jobs(),
+    results = iter(ordered_map(_FixJob(selection, options, not dry, fmt in MACHINE_FORMATS),
+                               files, default_jobs(),
                                on_crash=_crashed))
     for item in items:
         result = item if isinstance(item, FileError) else next(results)
@@ -115,7 +115,7 @@ def run_fix(args) -> int:
     return 1 if remaining else 0
 
 
-def _fix_stdin(args, selection: Selection, options: Options, err: Console) -> int:
+def _fix_stdin(args, selection: Selection, options: Options, err) -> int:
     """``fix -``: the fixed source goes to stdout (like a formatter), the summary to stderr."""
     name = args.stdin_filename or "-"
     settings = selection.for_file(name)

@@ -159,18 +159,56 @@ def edits_between(before: str, after: str) -> tuple[Edit, ...]:
     return tuple(edits)
 
 
-def fix_of(finding: Finding, fctx: FixContext, text: str) -> Optional[Fix]:
+def fix_of(finding: Finding, fctx: FixContext, text: str, with_edits: bool = True) -> Optional[Fix]:
     """The fix shown with a diagnostic: its applicability, message and exact edits."""
     plan = plan_for(finding, fctx)
-    if plan is None:
+    if plan is None or not plan.changes:
         return None
-    try:
-        new = apply_changes(fctx.module, plan.changes).code
-    except Exception:
-        return None
-    if new == text:
-        return None
-    return Fix(plan.applicability, plan.message, edits_between(text, new))
+    if not with_edits:
+        return Fix(plan.applicability, plan.message, ())
+    edits = _expression_edits(plan.changes, fctx)
+    if edits is None:
+        # Statements moved, added or removed: let LibCST lay them out, then diff.
+        try:
+            new = apply_changes(fctx.module, plan.changes).code
+        except Exception:
+            return None
+        if new == text:
+            return None
+        edits = edits_between(text, new)
+    return Fix(plan.applicability, plan.message, edits)
+
+
+def _expression_edits(changes: dict, fctx: FixContext) -> Optional[tuple[Edit, ...]]:
+    """Edits straight from positions when every change swaps an expression for another:
+    the common case, and one that needs no pass over the whole tree."""
+    edits = []
+    for old, new in changes.items():
+        if not isinstance(old, cst.BaseExpression) or not isinstance(new, cst.BaseExpression):
+            return None
+        rng = fctx.positions[old]
+        edits.append(Edit(rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1,
+                          fctx.module.code_for_node(new)))
+    return tuple(sorted(edits, key=lambda e: (e.row, e.column)))
+
+
+def apply_edits(text: str, edits) -> str:
+    """Apply non-overlapping edits (1-based rows and columns, end exclusive) to ``text``."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(row: int, column: int) -> int:
+        if row - 1 >= len(lines):
+            return len(text)
+        return starts[row - 1] + column - 1
+
+    out = text
+    for edit in sorted(edits, key=lambda e: (e.row, e.column), reverse=True):
+        begin, end = offset(edit.row, edit.column), offset(edit.end_row, edit.end_column)
+        out = out[:begin] + edit.content + out[end:]
+    return out
 
 
 def still_parses(original: str, new: str) -> bool:

@@ -1,10 +1,7 @@
 """Per-file work across all cores, results in input order, surviving a worker that dies."""
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -22,6 +19,7 @@ def default_jobs() -> int:
 
 
 def _context():
+    import multiprocessing
     # fork keeps start-up cheap (rules and tables are already imported); elsewhere spawn works.
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -38,6 +36,10 @@ def ordered_map(func: Callable[[T], R], items: list[T], jobs: int,
     if jobs <= 1 or len(items) < MIN_PARALLEL:
         yield from map(func, items)
         return
+    # Imported here: a one-file run (an editor, pre-commit) should not pay for them.
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     chunk = max(1, min(32, len(items) // (jobs * 8)))
     done = 0
     try:
@@ -51,6 +53,9 @@ def ordered_map(func: Callable[[T], R], items: list[T], jobs: int,
 
 
 def _isolated(func, item, on_crash):
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
             return pool.submit(func, item).result()

@@ -7,18 +7,12 @@ import sys
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from rich.console import Console
-
 from rnnshape.api import Settings
 from rnnshape.cache import Cache, open_cache
 from rnnshape.config import Config, ConfigError, load_config
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_bytes, read_source
 from rnnshape.parallel import default_jobs, ordered_map
-from rnnshape.report.github import render_github
-from rnnshape.report.json_report import render_json, render_statistics_json
-from rnnshape.report.sarif import render_sarif
-from rnnshape.report.text import render_concise, render_full, render_statistics, render_summary
 from rnnshape.rules import REGISTRY, all_rules
 from rnnshape.units import check_unit
 
@@ -69,9 +63,9 @@ def check_file(path: str, settings: Settings) -> list[Diagnostic]:
     return check_text(path, read_source(path), settings)
 
 
-def check_text(path: str, text: str, settings: Settings) -> list[Diagnostic]:
+def check_text(path: str, text: str, settings: Settings, edits: bool = True) -> list[Diagnostic]:
     try:
-        return check_unit(path, text, settings)
+        return check_unit(path, text, settings, edits=edits)
     except FileError:
         raise
     except RecursionError:
@@ -86,6 +80,7 @@ class _Job:
 
     selection: Selection
     cache: Optional[Cache]
+    edits: bool = True
 
     def __call__(self, path: str):
         settings = self.selection.for_file(path)
@@ -95,12 +90,13 @@ class _Job:
             return exc
         key = None
         if self.cache is not None:
-            key = self.cache.key(path, data, ",".join(sorted(settings.select or ())))
+            key = self.cache.key(path, data, ",".join(sorted(settings.select or ())) +
+                                 ("+edits" if self.edits else ""))
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
         try:
-            result = check_text(path, decode_source(data, path).text, settings)
+            result = check_text(path, decode_source(data, path).text, settings, self.edits)
         except FileError as exc:
             result = exc
         if key is not None:
@@ -109,8 +105,8 @@ class _Job:
 
 
 def check_paths(paths: list[str], selection, jobs: int = 1, cache: Optional[Cache] = None,
-                force_exclude: bool = False,
-                stdin_filename: Optional[str] = None) -> Iterator[tuple[str, object]]:
+                force_exclude: bool = False, stdin_filename: Optional[str] = None,
+                edits: bool = True) -> Iterator[tuple[str, object]]:
     """(path, diagnostics or FileError) for every file under ``paths``, in discovery order.
 
     ``selection`` is a Selection, or a Settings applied to every file.  ``-`` reads the source
@@ -122,13 +118,13 @@ def check_paths(paths: list[str], selection, jobs: int = 1, cache: Optional[Cach
         name = stdin_filename or "-"
         try:
             text = decode_source(sys.stdin.buffer.read(), name).text
-            yield name, check_text(name, text, selection.for_file(name))
+            yield name, check_text(name, text, selection.for_file(name), edits)
         except FileError as exc:
             yield name, exc
         return
     items = list(discover(paths, force_exclude=force_exclude, exclude=selection.excluded))
     files = [item for item in items if not isinstance(item, FileError)]
-    results = iter(ordered_map(_Job(selection, cache), files, jobs, on_crash=_crashed))
+    results = iter(ordered_map(_Job(selection, cache, edits), files, jobs, on_crash=_crashed))
     for item in items:
         if isinstance(item, FileError):
             yield item.filename, item
@@ -155,9 +151,18 @@ def usage_message(exc: Exception) -> str:
     return exc.message if isinstance(exc, FileError) else str(exc)
 
 
-def render(out: Console, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError],
+MACHINE_FORMATS = ("json", "sarif")  # the formats that print each fix's edits
+
+
+def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError],
            statistics: bool = False) -> None:
     """Diagnostics in one of the output formats (the summary is the caller's)."""
+    # Imported here: rich and the renderers cost start-up time a cached or empty run can skip.
+    from rnnshape.report.github import render_github
+    from rnnshape.report.json_report import render_json, render_statistics_json
+    from rnnshape.report.sarif import render_sarif
+    from rnnshape.report.text import render_concise, render_full, render_statistics
+
     if fmt == "json":
         # stdout must stay one JSON document, so the statistics replace the list, not follow it.
         print(render_statistics_json(diagnostics) if statistics else render_json(diagnostics))
@@ -173,9 +178,14 @@ def render(out: Console, fmt: str, diagnostics: list[Diagnostic], errors: list[F
         render_statistics(out, diagnostics)
 
 
+def consoles():
+    from rich.console import Console
+    return (Console(file=sys.stdout, highlight=False, soft_wrap=True),
+            Console(file=sys.stderr, highlight=False, soft_wrap=True))
+
+
 def run_check(args) -> int:
-    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    out, err = consoles()
     try:
         selection = selection_from(args)
     except (FileError, ConfigError) as exc:
@@ -188,7 +198,7 @@ def run_check(args) -> int:
     cache = open_cache(not args.no_cache, Settings())
     jobs = args.jobs or default_jobs()
     for _, result in check_paths(args.paths, selection, jobs, cache, args.force_exclude,
-                                 args.stdin_filename):
+                                 args.stdin_filename, edits=fmt in MACHINE_FORMATS):
         if isinstance(result, FileError):
             errors.append(result)
             err.print(str(result), markup=False)
@@ -197,6 +207,7 @@ def run_check(args) -> int:
         files += 1  # checked files only: the summary counts the unreadable ones apart
     render(out, fmt, diagnostics, errors, args.statistics)
     if fmt in ("full", "concise"):
+        from rnnshape.report.text import render_summary
         render_summary(out, diagnostics, errors, files)
     if errors:
         return 2

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from rnnshape.api import Settings, check_source
 from rnnshape.diagnostic import Diagnostic
-from rnnshape.notebook import load_notebook
 from rnnshape.suppress import filter_suppressed, noqa_map
 
 NOTEBOOK_SUFFIX = ".ipynb"
@@ -23,16 +22,18 @@ def _unsuppressed(diagnostics: list[Diagnostic], program: str) -> list[Diagnosti
     return filter_suppressed(diagnostics, noqa_map(program))
 
 
-def check_unit(path: str, text: str, settings: Settings,
-               batch_first: bool = False) -> list[Diagnostic]:
+def check_unit(path: str, text: str, settings: Settings, batch_first: bool = False,
+               edits: bool = True) -> list[Diagnostic]:
     """Diagnostics for a file's text; notebook diagnostics name their cell and cell row."""
     if not is_notebook(path):
-        return _unsuppressed(check_source(text, path, settings, batch_first), text)
+        return _unsuppressed(check_source(text, path, settings, batch_first, edits), text)
+    from rnnshape.notebook import load_notebook  # only notebooks pay for it
+
     notebook = load_notebook(text, path)
     if not notebook.is_python:
         return []
     program = notebook.program()
-    found = _unsuppressed(check_source(program, path, settings, batch_first), program)
+    found = _unsuppressed(check_source(program, path, settings, batch_first, edits), program)
     return [notebook.map_diagnostic(d) for d in found]
 
 
@@ -43,6 +44,8 @@ def fix_unit(path: str, text: str, settings: Settings, options) -> tuple[str, ob
     if not is_notebook(path):
         result = fix_text(text, path, settings, options)
         return result.text, result.applied
+    from rnnshape.notebook import load_notebook
+
     notebook = load_notebook(text, path)
     if not notebook.is_python:
         return text, {}

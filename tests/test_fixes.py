@@ -81,14 +81,19 @@ def test_batch_first_marks_unrewritable_uses_unsafe():
 
 
 def test_fix_json_edits_reproduce_the_fixed_text():
+    from rnnshape.fixes import apply_edits
     source = SEED.joinpath("onehot_lstm_bug.py").read_text()
-    lines = source.splitlines(keepends=True)
-    for diag in check_source(source):
+    diagnostics = check_source(source)
+    for diag in diagnostics:
         assert diag.fix is not None, diag.code
-        new = list(lines)
-        for edit in sorted(diag.fix.edits, key=lambda e: e.row, reverse=True):
-            new[edit.row - 1:edit.end_row - 1] = [edit.content] if edit.content else []
-        cst.parse_module("".join(new))  # each fix alone still gives a valid file
+        cst.parse_module(apply_edits(source, diag.fix.edits))  # each fix alone stays valid
+    # The three permute fixes do not overlap: together they are exactly the permute strategy.
+    layout = [e for d in diagnostics if d.code == "RNN001" for e in d.fix.edits]
+    assert apply_edits(source, layout) == source.replace("_hot.permute(0, 2, 1)",
+                                                         "_hot.permute(1, 0, 2)")
+    permute = next(d for d in diagnostics if d.code == "RNN001").fix.edits
+    assert [(e.row, e.column, e.end_row, e.end_column, e.content) for e in permute] == \
+        [(92, 26, 92, 57, "inputs_one_hot.permute(1, 0, 2)")]
 
 
 def test_untouched_code_is_byte_identical():
