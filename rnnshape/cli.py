@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--output-format", choices=("full", "json"), default="full")
 
     for command in (check, fix):
+        command.add_argument("--file-timeout", type=float, default=60.0, metavar="S",
+                             help="skip a file that takes longer than S seconds (0: no limit)")
         command.add_argument("--force-exclude", action="store_true",
                              help="skip ignored files even when named explicitly (pre-commit)")
         command.add_argument("--stdin-filename", metavar="NAME",

@@ -10,19 +10,23 @@ from rnnshape.config import ConfigError
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_source_file, write_atomic
 from rnnshape.fixes import Options
+from rnnshape.guard import DEFAULT_SECONDS, time_limit
 from rnnshape.parallel import default_jobs, ordered_map
 from rnnshape.runner import (MACHINE_FORMATS, Selection, _crashed, consoles, render,
                              selection_from, usage_message)
 from rnnshape.units import check_unit, fix_unit
 
 
-def _guarded(path: str, work):
+def _guarded(path: str, work, seconds: float = DEFAULT_SECONDS):
     try:
-        return work()
+        with time_limit(path, seconds):
+            return work()
     except FileError:
         raise
     except RecursionError:
         raise FileError(path, "too deeply nested to analyse") from None
+    except MemoryError:
+        raise FileError(path, "skipped: ran out of memory") from None
     except Exception as exc:  # a bug of ours must not cost the user this file or the others
         raise FileError(path, f"internal error while fixing: {type(exc).__name__}: {exc}") from None
 
@@ -35,16 +39,19 @@ class _FixJob:
     options: Options
     report: bool
     edits: bool = True
+    seconds: float = DEFAULT_SECONDS
 
     def __call__(self, path: str):
         settings = self.selection.for_file(path)
         try:
             source = read_source_file(path)
-            new, applied = _guarded(path, lambda: fix_unit(path, source.text, settings, self.options))
+            new, applied = _guarded(path, lambda: fix_unit(path, source.text, settings, self.options),
+                                    self.seconds)
             remaining = []
             if self.report:
                 remaining = _guarded(path, lambda: check_unit(path, new, settings,
-                                                              self.options.batch_first, self.edits))
+                                                              self.options.batch_first, self.edits),
+                                     self.seconds)
         except FileError as exc:
             return exc
         return source, new, Counter(applied), remaining
@@ -69,7 +76,8 @@ def run_fix(args) -> int:
     changed = 0
     items = list(discover(args.paths, force_exclude=args.force_exclude, exclude=selection.excluded))
     files = [item for item in items if not isinstance(item, FileError)]
-    results = iter(ordered_map(_FixJob(selection, options, not dry, fmt in MACHINE_FORMATS),
+    results = iter(ordered_map(_FixJob(selection, options, not dry, fmt in MACHINE_FORMATS,
+                                       args.file_timeout),
                                files, default_jobs(),
                                on_crash=_crashed))
     for item in items:

@@ -12,6 +12,7 @@ from rnnshape.cache import Cache, open_cache
 from rnnshape.config import Config, ConfigError, load_config
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_bytes, read_source
+from rnnshape.guard import DEFAULT_SECONDS, time_limit
 from rnnshape.parallel import default_jobs, ordered_map
 from rnnshape.rules import REGISTRY, all_rules
 from rnnshape.units import check_unit
@@ -63,13 +64,17 @@ def check_file(path: str, settings: Settings) -> list[Diagnostic]:
     return check_text(path, read_source(path), settings)
 
 
-def check_text(path: str, text: str, settings: Settings, edits: bool = True) -> list[Diagnostic]:
+def check_text(path: str, text: str, settings: Settings, edits: bool = True,
+               seconds: float = DEFAULT_SECONDS) -> list[Diagnostic]:
     try:
-        return check_unit(path, text, settings, edits=edits)
+        with time_limit(path, seconds):
+            return check_unit(path, text, settings, edits=edits)
     except FileError:
         raise
     except RecursionError:
         raise FileError(path, "too deeply nested to analyse") from None
+    except MemoryError:
+        raise FileError(path, "skipped: ran out of memory") from None
     except Exception as exc:  # a bug of ours must not end the run for the other files
         raise FileError(path, f"internal error: {type(exc).__name__}: {exc}") from None
 
@@ -81,6 +86,7 @@ class _Job:
     selection: Selection
     cache: Optional[Cache]
     edits: bool = True
+    seconds: float = DEFAULT_SECONDS
 
     def __call__(self, path: str):
         settings = self.selection.for_file(path)
@@ -96,7 +102,8 @@ class _Job:
             if hit is not None:
                 return hit
         try:
-            result = check_text(path, decode_source(data, path).text, settings, self.edits)
+            result = check_text(path, decode_source(data, path).text, settings, self.edits,
+                                self.seconds)
         except FileError as exc:
             result = exc
         if key is not None:
@@ -106,7 +113,8 @@ class _Job:
 
 def check_paths(paths: list[str], selection, jobs: int = 1, cache: Optional[Cache] = None,
                 force_exclude: bool = False, stdin_filename: Optional[str] = None,
-                edits: bool = True) -> Iterator[tuple[str, object]]:
+                edits: bool = True,
+                seconds: float = DEFAULT_SECONDS) -> Iterator[tuple[str, object]]:
     """(path, diagnostics or FileError) for every file under ``paths``, in discovery order.
 
     ``selection`` is a Selection, or a Settings applied to every file.  ``-`` reads the source
@@ -124,7 +132,8 @@ def check_paths(paths: list[str], selection, jobs: int = 1, cache: Optional[Cach
         return
     items = list(discover(paths, force_exclude=force_exclude, exclude=selection.excluded))
     files = [item for item in items if not isinstance(item, FileError)]
-    results = iter(ordered_map(_Job(selection, cache, edits), files, jobs, on_crash=_crashed))
+    results = iter(ordered_map(_Job(selection, cache, edits, seconds), files, jobs,
+                               on_crash=_crashed))
     for item in items:
         if isinstance(item, FileError):
             yield item.filename, item
@@ -198,7 +207,8 @@ def run_check(args) -> int:
     cache = open_cache(not args.no_cache, Settings())
     jobs = args.jobs or default_jobs()
     for _, result in check_paths(args.paths, selection, jobs, cache, args.force_exclude,
-                                 args.stdin_filename, edits=fmt in MACHINE_FORMATS):
+                                 args.stdin_filename, edits=fmt in MACHINE_FORMATS,
+                                 seconds=args.file_timeout):
         if isinstance(result, FileError):
             errors.append(result)
             err.print(str(result), markup=False)

@@ -6,7 +6,7 @@ every command and output format.
 from __future__ import annotations
 
 from rnnshape.api import Settings, check_source
-from rnnshape.diagnostic import Diagnostic
+from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.suppress import filter_suppressed, noqa_map
 
 NOTEBOOK_SUFFIX = ".ipynb"
@@ -33,8 +33,27 @@ def check_unit(path: str, text: str, settings: Settings, batch_first: bool = Fal
     if not notebook.is_python:
         return []
     program = notebook.program()
-    found = _unsuppressed(check_source(program, path, settings, batch_first, edits), program)
+    try:
+        found = _unsuppressed(check_source(program, path, settings, batch_first, edits), program)
+    except FileError as exc:
+        raise _in_cells(notebook, exc) from None
     return [notebook.map_diagnostic(d) for d in found]
+
+
+def _in_cells(notebook, exc: FileError) -> FileError:
+    """``exc`` with its program row said as a cell and a row in it.
+
+    The row of a FileError on a notebook is otherwise read as a line of the JSON file (in the
+    text report, and as a SARIF region), which a program row is not: the error keeps no row
+    and names the cell in its message instead.
+    """
+    if not exc.row:
+        return exc
+    try:
+        cell, line = notebook.locate(exc.row)
+    except ValueError:
+        return exc
+    return FileError(exc.filename, f"cell {cell}, line {line}: {exc.message}")
 
 
 def fix_unit(path: str, text: str, settings: Settings, options) -> tuple[str, object]:
@@ -50,7 +69,10 @@ def fix_unit(path: str, text: str, settings: Settings, options) -> tuple[str, ob
     if not notebook.is_python:
         return text, {}
     program = notebook.program()
-    result = fix_text(program, path, settings, options)
+    try:
+        result = fix_text(program, path, settings, options)
+    except FileError as exc:
+        raise _in_cells(notebook, exc) from None
     if result.text == program:
         return text, result.applied
     return notebook.with_program(result.text), result.applied

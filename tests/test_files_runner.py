@@ -136,3 +136,16 @@ def test_cli_cache_and_no_cache(tmp_path):
     second = _cli("check", "m.py", cwd=tmp_path)
     assert first.returncode == second.returncode == 1 and first.stdout == second.stdout
     assert (tmp_path / ".rnnshape_cache").is_dir()
+
+
+def test_per_file_time_limit_skips_only_that_file(tmp_path):
+    lines = ["import torch", "import torch.nn as nn", "lstm = nn.LSTM(3, 4)"]
+    lines += [f"x{i} = torch.zeros({i % 7 + 1}, 3, 3)" for i in range(30000)]
+    (tmp_path / "huge.py").write_text("\n".join(lines) + "\n")
+    (tmp_path / "small.py").write_text(SWAP)
+    proc = _cli("check", "--no-cache", "--file-timeout", "1", "--output-format", "concise",
+                "huge.py", "small.py", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("huge.py: error: skipped: took longer than 1 s "
+                                   "(raise the limit with --file-timeout)")
+    assert proc.stdout.startswith("small.py:3:10: RNN001")

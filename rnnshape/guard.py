@@ -1,0 +1,43 @@
+"""A per-file time limit, so one pathological file cannot stall a run.
+
+Uses an interval timer and SIGALRM, which only the main thread of a process may arm: worker
+processes check files on their main thread, and so does a serial run.  Where that is not
+possible (another thread, no SIGALRM on the platform) the limit is simply not applied.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+from rnnshape.diagnostic import FileError
+
+DEFAULT_SECONDS = 60.0
+
+
+class _Expired(BaseException):
+    """Raised from the signal handler; a BaseException so user-style ``except Exception``
+    blocks in our own code cannot swallow it."""
+
+
+@contextmanager
+def time_limit(path: str, seconds: float):
+    usable = (seconds and seconds > 0 and hasattr(signal, "SIGALRM")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _Expired()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Expired:
+        raise FileError(path, f"skipped: took longer than {seconds:g} s "
+                              f"(raise the limit with --file-timeout)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
