@@ -10,25 +10,11 @@ from rnnshape.config import ConfigError
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_source_file, write_atomic
 from rnnshape.fixes import Options
-from rnnshape.guard import DEFAULT_SECONDS, time_limit
+from rnnshape.guard import DEFAULT_SECONDS, guarded
 from rnnshape.parallel import default_jobs, ordered_map
 from rnnshape.runner import (MACHINE_FORMATS, Selection, _crashed, consoles, render,
                              selection_from, usage_message)
 from rnnshape.units import check_unit, fix_unit
-
-
-def _guarded(path: str, work, seconds: float = DEFAULT_SECONDS):
-    try:
-        with time_limit(path, seconds):
-            return work()
-    except FileError:
-        raise
-    except RecursionError:
-        raise FileError(path, "too deeply nested to analyse") from None
-    except MemoryError:
-        raise FileError(path, "skipped: ran out of memory") from None
-    except Exception as exc:  # a bug of ours must not cost the user this file or the others
-        raise FileError(path, f"internal error while fixing: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -45,11 +31,11 @@ class _FixJob:
         settings = self.selection.for_file(path)
         try:
             source = read_source_file(path)
-            new, applied = _guarded(path, lambda: fix_unit(path, source.text, settings, self.options),
+            new, applied = guarded(path, lambda: fix_unit(path, source.text, settings, self.options),
                                     self.seconds)
             remaining = []
             if self.report:
-                remaining = _guarded(path, lambda: check_unit(path, new, settings,
+                remaining = guarded(path, lambda: check_unit(path, new, settings,
                                                               self.options.batch_first, self.edits),
                                      self.seconds)
         except FileError as exc:
@@ -130,7 +116,7 @@ def _fix_stdin(args, selection: Selection, options: Options, err) -> int:
     data = sys.stdin.buffer.read()
     try:
         source = decode_source(data, name)
-        new, _ = _guarded(name, lambda: fix_unit(name, source.text, settings, options))
+        new, _ = guarded(name, lambda: fix_unit(name, source.text, settings, options))
     except FileError as exc:
         err.print(str(exc), markup=False)
         sys.stdout.buffer.write(data)  # an editor piping through us must not lose the buffer

@@ -41,3 +41,18 @@ def time_limit(path: str, seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def guarded(path: str, work, seconds: float = DEFAULT_SECONDS):
+    """``work()`` for one file, every way it can fail turned into that file's FileError."""
+    try:
+        with time_limit(path, seconds):
+            return work()
+    except FileError:
+        raise
+    except RecursionError:
+        raise FileError(path, "too deeply nested to analyse") from None
+    except MemoryError:
+        raise FileError(path, "skipped: ran out of memory") from None
+    except Exception as exc:  # a bug of ours must not end the run for the other files
+        raise FileError(path, f"internal error: {type(exc).__name__}: {exc}") from None

@@ -12,7 +12,7 @@ from rnnshape.cache import Cache, open_cache
 from rnnshape.config import Config, ConfigError, load_config
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_bytes, read_source
-from rnnshape.guard import DEFAULT_SECONDS, time_limit
+from rnnshape.guard import DEFAULT_SECONDS, guarded
 from rnnshape.parallel import default_jobs, ordered_map
 from rnnshape.rules import REGISTRY, all_rules
 from rnnshape.units import check_unit
@@ -66,17 +66,7 @@ def check_file(path: str, settings: Settings) -> list[Diagnostic]:
 
 def check_text(path: str, text: str, settings: Settings, edits: bool = True,
                seconds: float = DEFAULT_SECONDS) -> list[Diagnostic]:
-    try:
-        with time_limit(path, seconds):
-            return check_unit(path, text, settings, edits=edits)
-    except FileError:
-        raise
-    except RecursionError:
-        raise FileError(path, "too deeply nested to analyse") from None
-    except MemoryError:
-        raise FileError(path, "skipped: ran out of memory") from None
-    except Exception as exc:  # a bug of ours must not end the run for the other files
-        raise FileError(path, f"internal error: {type(exc).__name__}: {exc}") from None
+    return guarded(path, lambda: check_unit(path, text, settings, edits=edits), seconds)
 
 
 @dataclass(frozen=True)
