@@ -31,11 +31,11 @@ replaces the whole selection).  ``per-file-ignores`` are applied last and always
 Patterns (``exclude``, ``extend-exclude``, ``per-file-ignores`` keys) use gitignore rules,
 relative to the config file's directory: a pattern without a slash matches a name at any
 depth (``__init__.py``, ``*.ipynb``, ``build``), one with a slash is anchored (``/docs``,
-``tests/data/*.py``), a trailing slash matches only directories, ``**`` spans directories,
-``!`` re-includes (for per-file-ignores: applies to files *not* matching).  A path under an
-excluded directory is excluded.  ``exclude`` replaces DEFAULT_EXCLUDE (the usual virtualenv,
-VCS and build folders); ``extend-exclude`` adds to it.  The matcher is built in: no
-dependency on ``pathspec``.
+``tests/data/*.py``; ``./docs`` means ``/docs``, as in ruff), a trailing slash matches only
+directories, ``**`` spans directories, ``!`` re-includes (for per-file-ignores: applies to
+files *not* matching).  A path under an excluded directory is excluded.  ``exclude``
+replaces DEFAULT_EXCLUDE (the usual virtualenv, VCS and build folders); ``extend-exclude``
+adds to it.  The matcher is built in: no dependency on ``pathspec``.
 """
 from __future__ import annotations
 
@@ -168,6 +168,18 @@ def _translate_segment(part: str) -> str:
     return "".join(out)
 
 
+def _config_pattern(text: str) -> Optional[Pattern]:
+    """A pattern from the configuration.  ``./x`` is read as ``/x`` (relative to the config
+    file's directory, as ruff reads it): in gitignore syntax it would silently match nothing."""
+    bang = "!" if text.startswith("!") else ""
+    body = text[len(bang):]
+    if body.startswith("./"):
+        while body.startswith("./"):
+            body = body[2:]
+        text = bang + "/" + body
+    return compile_pattern(text)
+
+
 def path_matches(patterns: Iterable[Pattern], relpath: str, is_dir: bool) -> bool:
     """gitignore semantics: the last matching pattern decides, and a path inside an
     excluded directory stays excluded whatever later patterns say about the path itself."""
@@ -253,7 +265,7 @@ class Config:
 
     @cached_property
     def _exclude_patterns(self) -> list[Pattern]:
-        return [p for p in map(compile_pattern, self.exclude_patterns) if p is not None]
+        return [p for p in map(_config_pattern, self.exclude_patterns) if p is not None]
 
     @cached_property
     def _per_file_patterns(self) -> list[tuple[Pattern, bool, tuple[str, ...]]]:
@@ -261,7 +273,7 @@ class Config:
         # the glob does not match.
         out = []
         for glob, codes in self.per_file_ignores:
-            pattern = compile_pattern(glob)
+            pattern = _config_pattern(glob)
             if pattern is not None:
                 out.append((dataclasses.replace(pattern, negated=False), pattern.negated, codes))
         return out
