@@ -356,9 +356,6 @@ def project(tmp_path: Path, config: str, name: str = "pyproject.toml") -> Path:
     return tmp_path
 
 
-ALL = "RNN001 RNN101 RNN103".split()
-
-
 def only(*codes: str) -> list[tuple[int, str]]:
     return [f for f in SEED_FINDINGS if f[1] in codes]
 
@@ -499,12 +496,22 @@ def test_noqa_with_a_code_suppresses_only_that_code_on_that_line(tmp_path):
 
 
 def test_bare_noqa_suppresses_every_code_on_its_line(tmp_path):
-    write_seed(tmp_path / "a.py", {
-        SEED_ROW: SEED_LINES[SEED_ROW - 1] + "  # noqa",
-        EVAL_CALL_ROW: SEED_LINES[EVAL_CALL_ROW - 1] + "  #NOQA",
-    })
-    result = rnnshape(tmp_path, "check", "--output-format", "concise", "a.py")
-    assert row_codes(result.stdout, "a.py") == only("RNN001")
+    # Put the validation loop's permute (RNN001) and its model call (RNN101) on one line, so
+    # that one line carries two codes; b.py, without the comment, shows that it does.
+    first = PERMUTE_ROWS[0]
+    indent = " " * 8
+    assert EVAL_CALL_ROW == first + 2 and SEED_LINES[first].startswith(indent + "targets_idx")
+    joined = "; ".join(SEED_LINES[r - 1].strip() for r in (first, first + 1, EVAL_CALL_ROW))
+    edits = {first: indent + joined, first + 1: indent + "pass", EVAL_CALL_ROW: indent + "pass"}
+    write_seed(tmp_path / "b.py", edits)
+    write_seed(tmp_path / "a.py", {**edits, first: indent + joined + "  # noqa",
+                                   SEED_ROW: SEED_LINES[SEED_ROW - 1] + "  #NOQA"})
+    result = rnnshape(tmp_path, "check", "--output-format", "concise", "a.py", "b.py")
+    assert result.returncode == 1
+    rest = [(r, "RNN001") for r in PERMUTE_ROWS[1:]]
+    assert row_codes(result.stdout, "b.py") == sorted(
+        [(SEED_ROW, "RNN103"), (first, "RNN001"), (first, "RNN101")] + rest)
+    assert row_codes(result.stdout, "a.py") == rest
 
 
 def test_noqa_on_a_notebook_cells_line(tmp_path):
@@ -548,14 +555,14 @@ def test_sarif_output(tmp_path):
     assert all(re.fullmatch(r"RNN\d{3}", i) for i in ids)
 
     got = []
-    for result_ in run["results"]:
-        assert ids[result_["ruleIndex"]] == result_["ruleId"]
-        assert result_["message"]["text"]
-        [location] = result_["locations"]
+    for item in run["results"]:
+        assert ids[item["ruleIndex"]] == item["ruleId"]
+        assert item["message"]["text"]
+        [location] = item["locations"]
         physical = location["physicalLocation"]
         region = physical["region"]
-        got.append((physical["artifactLocation"]["uri"], result_.get("properties", {}).get("cell"),
-                    region["startLine"], region["startColumn"], result_["ruleId"]))
+        got.append((physical["artifactLocation"]["uri"], item.get("properties", {}).get("cell"),
+                    region["startLine"], region["startColumn"], item["ruleId"]))
     expected = sorted([("src/bug.py", None, row, SEED_COLUMN[row, code], code)
                        for row, code in SEED_FINDINGS]
                       + [("notebook.ipynb", BUG_CELL, BUG_ROW, BUG_COL, "RNN001")])
