@@ -7,15 +7,24 @@ Downloads each project's source distribution (or, where there is none that build
 pure-Python wheel) with ``pip download --no-deps`` at a PINNED version, checks the archive
 against a pinned sha256, unpacks it into a cache folder outside the repository (default
 ``~/.cache/rnnshape-corpus``; nothing downloaded is ever committed) and skips both steps when
-the unpacked tree is already there.  Then every ``.py`` file of every project is checked
-in-process with rnnshape's library API, and a table is printed per project: files, recurrent
-construction sites, findings per code, file errors, seconds.  ``--json OUT`` writes every
-finding (project, file relative to the project root, row, col, code, message, trace).
+the unpacked tree is already there.  Then every ``.py`` file and every Jupyter notebook
+(``.ipynb``) of every project is checked in-process with rnnshape's library API, and a table
+is printed per project: files, notebooks among them, recurrent construction sites, findings
+per code, file errors, seconds.  ``--json OUT`` writes every finding (project, file relative
+to the project root, cell for a notebook, row, col, code, message, trace).
 
-Recurrent construction sites are counted with the standard library's ``ast`` (not a regex),
+Two groups of projects: ``library`` packages (their recurrent modules get their tensors
+through ``forward()`` parameters from other files, so the shape rules rarely have a known
+input) and ``script`` packages (books, tutorials, examples, notebooks and tests that build
+the tensors and the recurrent modules in the same file: where the shape rules can judge).
+``--group script`` restricts the run to one group.
+
+Recurrent construction sites are counted with the standard library's ``ast`` (not a regex; a
+notebook's code cells are joined into one program first, as rnnshape does),
 torch's modules only (MXNet's ``rnn.LSTM`` in gluonts or a project's own ``class RNN`` do not
-count); ``nn`` always counts as an alias of ``torch.nn`` (tsai and deepctr get it through
-star imports):
+count); ``nn`` counts as an alias of ``torch.nn`` (tsai and deepctr get it through star
+imports) unless the file imports an ``nn`` from elsewhere (``from paddle import nn``,
+``from mxnet.gluon import nn``) and not from torch:
   * direct: ``<alias of torch.nn>.X(...)`` (``nn.LSTM(...)``, ``torch.nn.GRU(...)``) or a bare
     ``X(...)`` where X was imported from ``torch.nn``; X one of RNN, LSTM, GRU, RNNCell,
     LSTMCell, GRUCell;
@@ -63,6 +72,7 @@ class Project:
     kind: str      # "sdist" | "wheel" (pure-Python wheel: the sdist does not build)
     sha256: str    # of the archive pip downloads
     note: str = ""
+    group: str = "library"  # "library" | "script" (tensors built in the same file)
 
     @property
     def requirement(self) -> str:
@@ -113,6 +123,43 @@ PROJECTS = [
     Project("deepctr-torch", "deepctr-torch", "0.3.0", "sdist",
             "3ba2d2ea8d59eb196b66d164599102983e60b4b48283b5ba600c867092fb0176",
             "DIEN interest-evolution GRU / AUGRU"),
+    # script-style code: books, tutorials, examples, notebooks and tests that build the tensors
+    # and the recurrent modules in the same file
+    Project("d2l", "d2l", "1.0.3", "sdist",
+            "b69964354f8150d1ae02166d1eccd622c61f330bf61a23bae614be4fb59ce3be",
+            "Dive into Deep Learning's book code (d2l/torch.py): RNN LMs, GRU seq2seq, "
+            "predict/train helpers", group="script"),
+    Project("d2l-0.17", "d2l", "0.17.6", "sdist",
+            "68bff6e00119f9d9ae830347e58bfb560f0fc1b9706afe4efdc5fe390925ec50",
+            "the book's earlier code (functional predict_ch8/train_ch8, RNNModel) for PyTorch, "
+            "and the same chapters for MXNet, TensorFlow and PaddlePaddle", group="script"),
+    Project("pytorch-ignite", "pytorch-ignite", "0.5.5", "sdist",
+            "2c14de75c939a3cc06d2e7de00b1e0a261917ef9bd874dac2e69d789dfa9cc64",
+            "tests (truncated-BPTT trainer on nn.RNN/nn.LSTM) and 12 example notebooks",
+            group="script"),
+    Project("poutyne", "poutyne", "1.19.0", "sdist",
+            "6046a236a5b181ec89979606fb94abe3d420a55109c8b9b678868efbc43e1b37",
+            "tutorial/example notebooks (sequence tagging with a packed LSTM)", group="script"),
+    Project("opacus", "opacus", "1.6.0", "sdist",
+            "20d77252c1e8528cd5826fbaba345cd39ed5c3edb841707eafb6403fe276140a",
+            "examples/char-lstm-classification.py, DP-LSTM tests against nn.LSTM, benchmarks",
+            group="script"),
+    Project("brevitas", "brevitas", "0.13.4", "sdist",
+            "925099c57239a1d7e90e22653785bd221b9b9f8d05223d10434e8a13ed57f3d6",
+            "tutorial notebooks (quantized_recurrent.ipynb compares QuantRNN with nn.RNN)",
+            group="script"),
+    Project("backpack", "backpack-for-pytorch", "1.7.1", "sdist",
+            "edfe332e4b06a69073a6d857c5fd08d286c020be4d411f5c50a729f26f62a30d",
+            "docs_src example_rnn.py, RNN/LSTM derivative test settings", group="script"),
+    Project("blitz", "blitz-bayesian-pytorch", "0.2.8", "wheel",
+            "ab2f43dc9412da5535c07906efc33a8c3d5adf35ce5da6c5f77bfe833a5f4e3a",
+            "Bayesian LSTM/GRU tests run against nn.LSTM/nn.GRU on random tensors; the sdist "
+            "fails to build (its setup.py reads a requirements.txt it does not ship)",
+            group="script"),
+    Project("hls4ml", "hls4ml", "1.3.0", "sdist",
+            "bb231fe0ed1e8dbca2b353dafc3ccb96a5bf9c6a14cd6ff13bb7606407e834ae",
+            "pytest suite: PyTorch GRU/LSTM/RNN models built and run on random inputs before "
+            "conversion", group="script"),
 ]
 
 SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".ipynb_checkpoints",
@@ -208,29 +255,55 @@ def project_root(target: Path) -> Path:
 
 # --------------------------------------------------------------------------- counting
 
+SOURCE_SUFFIXES = (".py", ".ipynb")
+
+
 def python_files(root: Path) -> list[Path]:
+    """Every ``.py`` file and notebook under root, in a stable order."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        out.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".py"))
+        out.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(SOURCE_SUFFIXES))
     return out
+
+
+def program_text(path: Path, text: str) -> str:
+    """The Python program rnnshape sees: the file, or a notebook's code cells joined (its
+    magics masked); "" for a notebook that is not Python or does not load."""
+    if path.suffix != ".ipynb":
+        return text
+    try:
+        from rnnshape.notebook import load_notebook
+        notebook = load_notebook(text, str(path))
+        return notebook.program() if notebook.is_python else ""
+    except Exception:  # FileError and anything else: the check itself reports it
+        return ""
 
 
 def _torch_nn_names(tree: ast.Module) -> tuple[set[str], set[str]]:
     """(aliases of ``torch.nn``, recurrent class names imported from it) in one file."""
     aliases, names = {"torch.nn", "nn"}, set()  # ``nn`` also via star imports
+    nn_from_torch = nn_from_other = False  # ``from paddle import nn``, ``from mxnet.gluon ...``
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.name == "torch.nn" and a.asname:
                     aliases.add(a.asname)
+                    nn_from_torch |= a.asname == "nn"
+                elif a.asname == "nn":
+                    nn_from_other = True
         elif isinstance(node, ast.ImportFrom) and node.module:
             for a in node.names:
                 if node.module == "torch" and a.name == "nn":
                     aliases.add(a.asname or "nn")
+                    nn_from_torch |= (a.asname or "nn") == "nn"
                 elif (node.module == "torch.nn" or node.module.startswith("torch.nn.modules")) \
                         and a.name in RECURRENT:
                     names.add(a.asname or a.name)
+                elif (a.asname or a.name) == "nn":
+                    nn_from_other = True
+    if nn_from_other and not nn_from_torch:
+        aliases.discard("nn")  # this file's ``nn`` is another framework's
     return aliases, names
 
 
@@ -332,6 +405,7 @@ def count_sites(text: str) -> tuple[int, int]:
 class Result:
     project: Project
     files: int = 0
+    notebooks: int = 0
     direct: int = 0
     dynamic: int = 0
     codes: Counter = field(default_factory=Counter)
@@ -374,10 +448,12 @@ def check_project(project: Project, root: Path, settings, check_file, FileError,
     for path in python_files(root):
         rel = path.relative_to(root).as_posix()
         result.files += 1
+        result.notebooks += path.suffix == ".ipynb"
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = ""
+        text = program_text(path, text)
         direct, dynamic = count_sites(text)
         result.direct += direct
         result.dynamic += dynamic
@@ -402,6 +478,7 @@ def check_project(project: Project, root: Path, settings, check_file, FileError,
             result.codes[d.code] += 1
             result.findings.append({
                 "project": project.name, "version": project.version, "file": rel,
+                "cell": getattr(d, "cell", None),
                 "row": d.row, "col": d.column, "code": d.code, "message": d.message,
                 "trace": [f"{t.text} -> {t.shape}  line {t.row}" for t in (d.trace or [])],
             })
@@ -413,32 +490,34 @@ def check_project(project: Project, root: Path, settings, check_file, FileError,
 def print_table(results: list[Result]) -> None:
     codes = sorted({c for r in results for c in r.codes})
     cov = ["modules", "calls", "shaped"] if any(r.coverage for r in results) else []
-    head = ["project", "version", "files", "sites", "direct", "dynamic", *cov, *codes,
-            "findings", "errors", "seconds"]
-    rows = []
-    for r in results:
-        rows.append([r.project.name, r.project.version, r.files, r.direct + r.dynamic, r.direct,
-                     r.dynamic, *(r.coverage.get(c, 0) for c in cov),
-                     *(r.codes.get(c, 0) for c in codes), sum(r.codes.values()),
-                     len(r.errors), f"{r.seconds:.1f}"])
-    total, total_cov = Counter(), Counter()
-    for r in results:
-        total.update(r.codes)
-        total_cov.update(r.coverage)
-    rows.append(["TOTAL", "", sum(r.files for r in results),
-                 sum(r.direct + r.dynamic for r in results), sum(r.direct for r in results),
-                 sum(r.dynamic for r in results), *(total_cov.get(c, 0) for c in cov),
-                 *(total.get(c, 0) for c in codes),
-                 sum(total.values()), sum(len(r.errors) for r in results),
-                 f"{sum(r.seconds for r in results):.1f}"])
+    head = ["project", "version", "group", "files", "nbs", "sites", "direct", "dynamic", *cov,
+            *codes, "findings", "errors", "seconds"]
+
+    def row(name: str, version: str, group: str, rs: list[Result]) -> list:
+        found, seen = Counter(), Counter()
+        for r in rs:
+            found.update(r.codes)
+            seen.update(r.coverage)
+        return [name, version, group, sum(r.files for r in rs), sum(r.notebooks for r in rs),
+                sum(r.direct + r.dynamic for r in rs), sum(r.direct for r in rs),
+                sum(r.dynamic for r in rs), *(seen.get(c, 0) for c in cov),
+                *(found.get(c, 0) for c in codes), sum(found.values()),
+                sum(len(r.errors) for r in rs), f"{sum(r.seconds for r in rs):.1f}"]
+
+    rows = [row(r.project.name, r.project.version, r.project.group, [r]) for r in results]
+    groups = sorted({r.project.group for r in results})
+    if len(groups) > 1:
+        for g in groups:
+            rows.append(row(f"total {g}", "", g, [r for r in results if r.project.group == g]))
+    rows.append(row("TOTAL", "", "", results))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "| " + " | ".join(  # noqa: E731
-        str(c).ljust(w) if i < 2 else str(c).rjust(w)
+        str(c).ljust(w) if i < 3 else str(c).rjust(w)
         for i, (c, w) in enumerate(zip(cells, widths))) + " |"
     print(line(head))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
+    for cells in rows:
+        print(line(cells))
 
 
 def _revision() -> str:
@@ -458,6 +537,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help=f"download/unpack folder (default {DEFAULT_CACHE})")
     parser.add_argument("--only", help="comma-separated project names")
+    parser.add_argument("--group", choices=("library", "script"),
+                        help="only the projects of one group")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write every finding to OUT")
     parser.add_argument("--list", action="store_true", help="print the pinned projects and exit")
     parser.add_argument("--download-only", action="store_true", help="fetch, do not check")
@@ -474,9 +555,11 @@ def main(argv=None) -> int:
         if unknown:
             parser.error(f"unknown project(s): {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(p.name for p in PROJECTS)}")
+    if args.group:
+        projects = [p for p in projects if p.group == args.group]
     if args.list:
         for p in projects:
-            print(f"{p.requirement:28} {p.kind:5}  {p.note}")
+            print(f"{p.requirement:30} {p.kind:5} {p.group:7}  {p.note}")
         return 0
 
     cache = args.cache.expanduser().resolve()
@@ -515,7 +598,9 @@ def main(argv=None) -> int:
     print("slowest files: " + ", ".join(f"{name} {s:.2f}s" for s, name in slow))
     findings = [f for r in results for f in r.findings]
     for f in findings:
-        print(f"{f['project']}/{f['file']}:{f['row']}:{f['col']}: {f['code']} {f['message']}")
+        cell = f"cell {f['cell']}:" if f.get("cell") is not None else ""
+        print(f"{f['project']}/{f['file']}:{cell}{f['row']}:{f['col']}: "
+              f"{f['code']} {f['message']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(findings, indent=2) + "\n")
