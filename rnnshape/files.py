@@ -113,7 +113,9 @@ def _walk(root: Path, exclude=None) -> Iterator[str | FileError]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d for d in dirnames
-            if d not in SKIP_DIRS and not d.endswith(".egg-info")
+            # With a configuration (``exclude``) its patterns decide, the defaults included,
+            # so that ``exclude`` can bring back a folder named build or env.
+            if (exclude is not None or (d not in SKIP_DIRS and not d.endswith(".egg-info")))
             and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))  # any virtualenv
             and not ignores.ignored(os.path.join(dirpath, d), True, top)
             and not (exclude and exclude(os.path.join(dirpath, d), str(root))))

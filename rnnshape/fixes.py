@@ -229,10 +229,20 @@ class FixResult:
     applied: Counter
 
 
-def _counts(analysis) -> Counter:
-    if analysis is None:
-        return Counter()
-    seen = {(f.code, _span(analysis.positions, f.anchor or f.node)[0]) for f in analysis.findings}
+def _active(analysis, text: str) -> list[Finding]:
+    """The findings ``check`` would report: ``# noqa`` on the reported row silences a fix too."""
+    if analysis is None or not analysis.findings:
+        return []
+    from rnnshape.suppress import is_suppressed, noqa_map
+
+    noqa = noqa_map(text)
+    return [f for f in analysis.findings if not is_suppressed(
+        _span(analysis.positions, f.anchor or f.node)[0][0], f.code, noqa)]
+
+
+def _counts(analysis, text: str) -> Counter:
+    seen = {(f.code, _span(analysis.positions, f.anchor or f.node)[0])
+            for f in _active(analysis, text)}
     return Counter(code for code, _ in seen)
 
 
@@ -246,13 +256,14 @@ def fix_text(text: str, filename: str, settings, options: Options) -> FixResult:
     current = text
     seen = {current}
     analysis = analyze(current, filename, settings)
-    before = _counts(analysis)
+    before = _counts(analysis, current)
     for _ in range(MAX_ROUNDS):
         if analysis is None or not analysis.findings:
             break
         fctx = FixContext(Context(analysis.module, analysis.facts), analysis.positions, options)
         plans = []
-        for finding in sorted(analysis.findings, key=lambda f: _span(analysis.positions, f.node)):
+        for finding in sorted(_active(analysis, current),
+                              key=lambda f: _span(analysis.positions, f.node)):
             plan = plan_for(finding, fctx)
             if plan is None or not plan.changes:
                 continue
@@ -273,7 +284,7 @@ def fix_text(text: str, filename: str, settings, options: Options) -> FixResult:
         current = new
     if current != text and not still_parses(text, current):
         raise FileError(filename, "a fix produced code that does not parse; file left unchanged")
-    after = _counts(analysis) if current != text else before
+    after = _counts(analysis, current) if current != text else before
     applied = Counter({code: n - after.get(code, 0) for code, n in before.items()
                        if n - after.get(code, 0) > 0})
     return FixResult(current, applied)

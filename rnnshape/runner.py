@@ -90,7 +90,7 @@ class _Job:
                                  ("+edits" if self.edits else ""))
             hit = self.cache.get(key)
             if hit is not None:
-                return hit
+                return _named(hit, path)
         try:
             result = check_text(path, decode_source(data, path).text, settings, self.edits,
                                 self.seconds)
@@ -129,6 +129,15 @@ def check_paths(paths: list[str], selection, jobs: int = 1, cache: Optional[Cach
             yield item.filename, item
         else:
             yield item, next(results)
+
+
+def _named(result, path: str):
+    """A cached result as this run spells the path (``a.py``, ``./a.py`` share one entry)."""
+    if isinstance(result, FileError):
+        return FileError(path, result.message, result.row)
+    for diagnostic in result:
+        diagnostic.filename = path
+    return result
 
 
 def _crashed(path: str) -> FileError:

@@ -417,8 +417,6 @@ def test_exclude_skips_its_patterns(tmp_path):
     assert {f[0] for f in findings(result.stdout)} == {"bug.py"}
 
 
-@pytest.mark.xfail(strict=True, reason="files.SKIP_DIRS skips build/ even when `exclude` "
-                                       "replaces the default exclusions (reported)")
 def test_exclude_replaces_the_default_exclusions(tmp_path):
     # config.py: "`exclude` replaces DEFAULT_EXCLUDE"; build/ is one of the defaults.
     project(tmp_path, '[tool.rnnshape]\nexclude = ["legacy/"]\noutput-format = "concise"\n')
@@ -525,15 +523,15 @@ def test_noqa_on_a_notebook_cells_line(tmp_path):
     assert findings(result.stdout) == [("other_code.ipynb", BUG_CELL, BUG_ROW, BUG_COL, "RNN001")]
 
 
-@pytest.mark.xfail(strict=True, reason="fixes.fix_text applies fixes to findings that # noqa "
-                                       "suppresses (reported)")
 def test_fix_leaves_a_suppressed_finding_alone(tmp_path):
     # check and fix must agree: what check does not report, fix must not rewrite.
     first = PERMUTE_ROWS[0]
     suppressed = SEED_LINES[first - 1] + "  # noqa: RNN001"
     write_seed(tmp_path / "a.py", {first: suppressed})
     rnnshape(tmp_path, "fix", "a.py")
-    assert suppressed in (tmp_path / "a.py").read_text(encoding="utf-8").splitlines()
+    # Other fixes may re-indent the line (RNN101 wraps its region in no_grad); its code stays.
+    lines = [line.strip() for line in (tmp_path / "a.py").read_text(encoding="utf-8").splitlines()]
+    assert suppressed.strip() in lines
 
 
 # --- 4. output formats ------------------------------------------------------------------------
