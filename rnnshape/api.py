@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -53,11 +54,19 @@ def parse(text: str, filename: str) -> cst.Module:
         raise FileError(filename, f"cannot parse: {type(exc).__name__}: {exc}") from None
 
 
+def _compile(text: str, filename: str):
+    # Only the verdict matters: warnings about the user's code (invalid escapes, ``is`` with a
+    # literal) are not ours to print, and ``-W error`` must not turn them into parse failures.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compile(text, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+
+
 def _syntax_check(text: str, filename: str) -> bool:
     """Whether the running Python parses ``text``.  Syntax newer than this Python returns
     False and is left to LibCST; nesting too deep for it raises, since it would crash LibCST."""
     try:
-        compile(text, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        _compile(text, filename)
     except SyntaxError as exc:
         if "nested" in (exc.msg or ""):
             raise FileError(filename, f"syntax error: {exc.msg}", exc.lineno) from None
@@ -70,7 +79,7 @@ def _syntax_check(text: str, filename: str) -> bool:
 def _syntax_error(text: str, filename: str, exc: cst.ParserSyntaxError) -> FileError:
     """Python's own message when it has one: shorter and better placed than the parser's."""
     try:
-        compile(text, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        _compile(text, filename)
     except SyntaxError as py_exc:
         return FileError(filename, f"syntax error: {py_exc.msg}", py_exc.lineno)
     except (ValueError, RecursionError, MemoryError):

@@ -101,6 +101,51 @@ SILENT = {
         w = torch.empty(3)
         torch.nn.init.zeros_(w)
     """,
+    # cause G: a model without parameters builds no graph, so eval() without no_grad is harmless
+    "parameter-free-model": """
+        import torch
+        from torch import nn
+
+        class OuterProduct(nn.Module):
+            def forward(self, x, y):
+                return torch.einsum("bi,bj->bij", x, y)
+
+        model = OuterProduct()
+        model.eval()
+        out = model(torch.randn(3, 4), torch.randn(3, 5))
+        pool = nn.MaxPool1d(2)
+        pool.eval()
+        pooled = pool(torch.randn(1, 2, 8))
+    """,
+    # cause H: another framework's model; torch is not imported at all
+    "paddle-model": """
+        import paddle
+
+        def predict(net, tokens):
+            net.eval()
+            return int(paddle.argmax(net(tokens.reshape((1, -1))), axis=1))
+
+        net = paddle.nn.Linear(4, 2)
+        print(predict(net, paddle.ones([4])))
+    """,
+    # cause F3: a public helper making one call; the caller chooses the grad mode
+    "single-call-helper": """
+        import torch
+
+        def predict(net, tokens):
+            net.eval()
+            return int(torch.argmax(net(tokens.reshape(1, -1)), dim=1))
+    """,
+    # M1: only the model put in eval mode is evaluated; the student trains
+    "other-model-in-train-mode": """
+        import torch
+        from torch import nn
+
+        teacher = nn.Linear(4, 4)
+        student = nn.Linear(4, 4)
+        teacher.eval()
+        out = student(torch.randn(1, 4))
+    """,
 }
 
 
@@ -150,3 +195,69 @@ def test_star_imported_nn_is_followed():
                 return self.fc(out)
     """
     assert codes(src) == [("RNN004", 8)]
+
+
+def test_eval_twins_still_reported():
+    # The twins of the silent cases above: a model with parameters, a helper that loops, the
+    # teacher itself called.
+    with_params = """
+        import torch
+        from torch import nn
+
+        class Scaled(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Parameter(torch.ones(4))
+
+            def forward(self, x):
+                return x * self.w
+
+        model = Scaled()
+        model.eval()
+        out = model(torch.randn(3, 4))
+    """
+    assert codes(with_params) == [("RNN101", 15)]
+    looping_helper = """
+        import torch
+
+        def predict_all(net, batches):
+            net.eval()
+            return [net(b).argmax(1) for b in batches]
+    """
+    assert codes(looping_helper) == [("RNN101", 6)]
+    teacher = """
+        import torch
+        from torch import nn
+
+        teacher = nn.Linear(4, 4)
+        student = nn.Linear(4, 4)
+        teacher.eval()
+        out = student(torch.randn(1, 4))
+        soft = teacher(torch.randn(1, 4))
+    """
+    assert codes(teacher) == [("RNN101", 9)]
+
+
+def test_notebook_fix_stays_inside_the_cell_of_the_call(tmp_path, capsys):
+    # N1: the wrap used to run to the end of the program, across the next cell, and fix refused.
+    import json
+
+    from rnnshape.cli import main
+
+    def cell(source):
+        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                "source": source}
+
+    nb = {"cells": [cell(["import torch\n", "from torch import nn\n", "\n",
+                          "model = nn.Linear(4, 2)\n", "model.eval()\n",
+                          "for _ in range(3):\n", "    y = model(torch.randn(1, 4))"]),
+                    cell(["print(y)"])],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
+    assert main(["fix", str(path)]) == 0
+    fixed = json.loads(path.read_text(encoding="utf-8"))
+    assert fixed["cells"][0]["source"][-3:] == [
+        "with torch.no_grad():\n", "    for _ in range(3):\n",
+        "        y = model(torch.randn(1, 4))"]
+    assert fixed["cells"][1]["source"] == ["print(y)"]

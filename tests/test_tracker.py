@@ -507,8 +507,9 @@ def evaluate(batches):
 def evaluate(batches):
     model.eval()
     with torch.inference_mode(False):
-        y = model(batches)
-""", "y = model(batches)"),
+        for x in batches:
+            y = model(x)
+""", "y = model(x)"),
     ("""
 model.eval()
 first = model(torch.zeros(3, 4))

@@ -91,7 +91,7 @@ def evaluate(model, batches):
             return None
         start = body.index(eval_stmt) + 1
         end = start
-        while end < len(body) and not _is_train_call(body[end]):
+        while end < len(body) and not _is_train_call(body[end]) and not _starts_cell(body[end]):
             end += 1
         stmts = body[start:end]
         if not stmts:
@@ -99,6 +99,10 @@ def evaluate(model, batches):
         torch_name, needs_import = fctx.torch_name()
         first = stmts[0]
         inner = [first.with_changes(leading_lines=())] + stmts[1:]
+        if isinstance(block, cst.Module):
+            # A blank line at module level carries ``indent=True`` with nothing to indent;
+            # inside the new block it would gain trailing whitespace.
+            inner = [_unindent_blank_lines(stmt) for stmt in inner]
         wrapped = cst.With(
             items=[cst.WithItem(cst.parse_expression(f"{torch_name}.no_grad()"))],
             body=cst.IndentedBlock(body=inner),
@@ -115,9 +119,13 @@ def evaluate(model, batches):
                           f"in `with {torch_name}.no_grad():`", changes)
 
     def check(self, ctx: Context):
+        if not ctx.facts.imports_torch:
+            return  # ``.eval()`` of another framework's model
         for region in ctx.facts.eval_regions:
             if region.has_backward or region.first_call is None:
                 continue
+            if region.standalone and not region.repeated:
+                continue  # one call in a helper nobody here calls: its caller picks the mode
             if id(region.eval_node) in ctx.facts.no_grad_sites:
                 continue
             if region.function is not None and region.function in ctx.facts.no_grad_methods:
@@ -184,6 +192,8 @@ out = net(torch.zeros(3, 4)).detach().numpy()
                     {node: node.with_changes(func=node.func.with_changes(value=new_receiver))})
 
     def check(self, ctx: Context):
+        if not ctx.facts.imports_torch:
+            return
         for call in ctx.facts.numpy_calls:
             # No exemption for no_grad sites: the tracker already knows which tensors were
             # made under no_grad, and a tensor made outside still raises inside.
@@ -290,6 +300,20 @@ def _is_train_call(stmt) -> bool:
     expr = stmt.body[0]
     return isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call) and \
         isinstance(expr.value.func, cst.Attribute) and expr.value.func.attr.value == "train"
+
+
+def _unindent_blank_lines(stmt):
+    import libcst as cst
+    lines = [line.with_changes(indent=False)
+             if line.comment is None and not line.whitespace.value else line
+             for line in stmt.leading_lines]
+    return stmt.with_changes(leading_lines=lines)
+
+
+def _starts_cell(stmt) -> bool:
+    """A notebook's next cell begins here: a fix region never crosses into it."""
+    return any(line.comment is not None and line.comment.value.startswith("# %% rnnshape-cell")
+               for line in getattr(stmt, "leading_lines", ()))
 
 
 def _replace_placeholder(tree, receiver):

@@ -81,7 +81,10 @@ class TrainModeNotRestored(Rule):
            "what it learns.")
     fix_note = "Call `model.train()` as the first statement of the loop body (safe)."
     valid = (
-        """def fit(model, optimizer, batches, epochs):
+        """import torch
+
+
+def fit(model, optimizer, batches, epochs):
     for epoch in range(epochs):
         model.train()
         for x, y in batches:
@@ -93,7 +96,10 @@ class TrainModeNotRestored(Rule):
 """,
     )
     invalid = (
-        """def fit(model, optimizer, batches, epochs):
+        """import torch
+
+
+def fit(model, optimizer, batches, epochs):
     for epoch in range(epochs):
         for x, y in batches:
             loss = (model(x) - y).pow(2).mean()
@@ -104,7 +110,10 @@ class TrainModeNotRestored(Rule):
 """,
     )
     fixed = (
-        """def fit(model, optimizer, batches, epochs):
+        """import torch
+
+
+def fit(model, optimizer, batches, epochs):
     for epoch in range(epochs):
         model.train()
         for x, y in batches:
@@ -117,6 +126,8 @@ class TrainModeNotRestored(Rule):
     )
 
     def check(self, ctx: Context):
+        if not ctx.facts.imports_torch:
+            return
         for loop in ctx.facts.train_loops:
             message = (f"`{loop.receiver}.eval()` inside a loop that trains, with no "
                        f"`{loop.receiver}.train()` in it: later iterations train in eval mode")

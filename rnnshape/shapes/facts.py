@@ -206,6 +206,10 @@ class EvalRegion:
     has_backward: bool = False
     first_call: Optional[cst.Call] = None  # first model call outside no_grad
     function: Optional[str] = None  # the function the region is in
+    model: Any = None  # the tracker's value for the receiver, when it has one
+    loop_depth: int = 0
+    repeated: bool = False  # the first call runs in a loop or comprehension inside the region
+    standalone: bool = False  # found in code nothing in the file calls
 
 
 @dataclass

@@ -99,6 +99,7 @@ class Tracker:
         self.seen_model_calls: set[tuple] = set()
         self.standalone = False  # True while analysing code nothing in the file calls
         self.star_imported = False
+        self.comprehensions = 0
         self.loops: list[dict] = []
         self.loops_restored: set[int] = set()
         self.train_loops: dict[int, TrainLoop] = {}
@@ -194,7 +195,11 @@ class Tracker:
             return None
         name = call.func.attr.value
         if name == "eval" and not call.args:
-            return EvalRegion(call, self.module.code_for_node(call.func.value))
+            region = EvalRegion(call, self.module.code_for_node(call.func.value))
+            region.model = self.eval_quiet(call.func.value)
+            region.loop_depth = len(self.loops) + self.comprehensions
+            region.standalone = self.standalone
+            return region
         if name == "train":
             return "train"
         return None
@@ -606,6 +611,13 @@ class Tracker:
         return None
 
     def comprehension(self, node, frame: Frame):
+        self.comprehensions += 1
+        try:
+            return self._comprehension(node, frame)
+        finally:
+            self.comprehensions -= 1
+
+    def _comprehension(self, node, frame: Frame):
         scope = Scope(frame.scope)
         inner = Frame(scope, frame.no_grad, frame.depth, func=frame.func)
         length = Dim.unknown()
@@ -849,23 +861,27 @@ class Tracker:
             return
         if not self.regions:
             return
-        is_model = False
         if method is None:
-            is_model = isinstance(callee, (InstV, ModV)) and (
-                not isinstance(callee, InstV) or callee.cls.is_module)
-            if not is_model:
-                text = self.module.code_for_node(node.func)
-                is_model = any(text == r.receiver for r in self.regions)
+            target, text = callee, self.module.code_for_node(node.func)
         elif method == "forward":
-            text = self.module.code_for_node(node.func.value)
-            is_model = isinstance(callee, (InstV, ModV)) or any(text == r.receiver for r in self.regions)
-        if not is_model:
+            target, text = self.eval_quiet(node.func.value), self.module.code_for_node(node.func.value)
+        else:
             return
+        if not _may_record_graph(target):
+            return  # a model without parameters builds no graph for autograd to keep
+        in_loop = len(self.loops) + self.comprehensions
         for region in self.regions:
+            # Only calls of the model that was switched to eval mode count: another model
+            # called in the region is in train mode, which is a different question.
+            same = text == region.receiver or (
+                region.model is not None and target is region.model)
+            if not same:
+                continue
             if frame.no_grad:
                 self.facts.no_grad_sites.add(id(region.eval_node))
             elif region.first_call is None:
                 region.first_call = node
+                region.repeated = in_loop > region.loop_depth
 
     def call_value(self, callee, args, kwargs, node, frame: Frame):
         if isinstance(callee, Ref):
@@ -1166,6 +1182,41 @@ class Tracker:
 
 
 _STAR = object()
+# nn modules without parameters: calling them in eval mode records nothing for autograd.
+_PARAMETER_FREE = (api.SHAPE_PRESERVING_MODULES - {"LayerNorm", "PReLU"}) | {
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d", "Flatten", "Unflatten", "Upsample", "CrossEntropyLoss", "MSELoss"}
+
+
+def _may_record_graph(model) -> bool:
+    """False only when the model provably has no parameters: a parameter-free nn module, or a
+    user nn.Module whose class declares none and whose attributes hold no module that has."""
+    if isinstance(model, ModV):
+        return model.info.kind not in _PARAMETER_FREE
+    if isinstance(model, InstV):
+        if not model.cls.is_module:
+            return False
+        node = model.cls.node
+        bases = [dotted(arg.value) or "" for arg in node.bases]
+        if any(b.split(".")[-1] not in ("Module", "LightningModule") for b in bases):
+            return True  # a user base class may build parameters we did not see
+        if _mentions(node, "Parameter"):
+            return True
+        return any(v is None or _may_record_graph(v) for v in model.attrs.values()
+                   if v is None or isinstance(v, (ModV, InstV)))
+    return True
+
+
+def _mentions(node, word: str) -> bool:
+    found = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Name(self, name):
+            if name.value == word:
+                found.append(name)
+
+    node.visit(Visitor())
+    return bool(found)
 _CONVENTIONAL = {"nn": "torch.nn", "torch": "torch", "F": "torch.nn.functional"}
 _MISSING = object()
 
