@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -10,14 +11,12 @@ from typing import Optional
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from rnnshape.prefilter import may_matter, tree_may_matter
 from rnnshape.diagnostic import Diagnostic, FileError, TraceLine
 from rnnshape.rules import Context, Finding, all_rules
 from rnnshape.rules.base import one_line
 from rnnshape.shapes.tracker import Tracker
 
-# A file none of whose rules could fire is not parsed at all.
-_PREFILTER = re.compile(r"LSTM|GRU|RNN|\.eval\(|\.numpy\(|seed\(|\.view\(|pack_padded|pad_packed|"
-                        r"[Cc]ross_?[Ee]ntropy|NLLLoss|nll_loss")
 
 
 @dataclass
@@ -36,10 +35,15 @@ class Settings:
 @dataclass
 class Analysis:
     module: cst.Module
-    positions: object
     facts: object
     findings: list[Finding]
     scope: dict = field(default_factory=dict)  # module-level names -> tracker values
+
+    @functools.cached_property
+    def positions(self):
+        # Resolved on first use: LibCST computes positions by generating the whole file's code,
+        # which costs more than parsing it, and a file without findings never needs them.
+        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
 
 def parse(text: str, filename: str) -> cst.Module:
@@ -62,18 +66,17 @@ def _compile(text: str, filename: str):
         return compile(text, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
 
 
-def _syntax_check(text: str, filename: str) -> bool:
-    """Whether the running Python parses ``text``.  Syntax newer than this Python returns
-    False and is left to LibCST; nesting too deep for it raises, since it would crash LibCST."""
+def _python_tree(text: str, filename: str):
+    """The running Python's ``ast`` of ``text``, or None for syntax newer than this Python
+    (left to LibCST).  Nesting too deep for it raises, since it would crash LibCST."""
     try:
-        _compile(text, filename)
+        return _compile(text, filename)
     except SyntaxError as exc:
         if "nested" in (exc.msg or ""):
             raise FileError(filename, f"syntax error: {exc.msg}", exc.lineno) from None
-        return False
+        return None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise FileError(filename, f"cannot parse: {type(exc).__name__}") from None
-    return True
 
 
 def _syntax_error(text: str, filename: str, exc: cst.ParserSyntaxError) -> FileError:
@@ -93,14 +96,13 @@ def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Op
     # Python's own parser first: several times faster than LibCST, it makes sure a broken
     # file is not passed as clean, and it refuses the deep nesting that overflows the stack
     # of LibCST's native parser (a crash no exception handler could catch).
-    python_parses = _syntax_check(text, filename)
-    if python_parses and not _PREFILTER.search(text):
+    tree = _python_tree(text, filename)
+    relevant = may_matter(text) and (tree is None or tree_may_matter(tree))
+    if tree is not None and not relevant:
         return None  # nothing here can produce a finding: no LibCST tree is built
     module = parse(text, filename)
-    if not _PREFILTER.search(text):
+    if not relevant:
         return None
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
     tracker = Tracker(module)
     facts = tracker.run()
     ctx = Context(module, facts)
@@ -108,7 +110,7 @@ def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Op
     for rule in all_rules():
         if settings.enabled(rule.code):
             findings.extend(rule.check(ctx))
-    return Analysis(module, positions, facts, findings, tracker.module_scope.vars)
+    return Analysis(module, facts, findings, tracker.module_scope.vars)
 
 
 def check_source(text: str, filename: str = "<string>", settings: Optional[Settings] = None,
@@ -129,6 +131,8 @@ def to_diagnostics(analysis: Analysis, text: str, filename: str,
                    batch_first: bool = False, edits: bool = True) -> list[Diagnostic]:
     from rnnshape.fixes import FixContext, Options, fix_of
 
+    if not analysis.findings:
+        return []  # and the positions are never computed
     rules = {r.code: r for r in all_rules()}
     fctx = FixContext(Context(analysis.module, analysis.facts), analysis.positions,
                       Options(batch_first=batch_first))
