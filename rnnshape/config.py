@@ -35,7 +35,7 @@ depth (``__init__.py``, ``*.ipynb``, ``build``), one with a slash is anchored (`
 directories, ``**`` spans directories, ``!`` re-includes (for per-file-ignores: applies to
 files *not* matching).  A path under an excluded directory is excluded.  ``exclude``
 replaces DEFAULT_EXCLUDE (the usual virtualenv, VCS and build folders); ``extend-exclude``
-adds to it.  The matcher is built in: no dependency on ``pathspec``.
+adds to it.  Patterns are translated by ``pathspec``.
 """
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Optional, Union
+
+from pathspec.patterns.gitignore.basic import GitIgnoreBasicPattern
 
 try:
     import tomllib
@@ -88,84 +90,31 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Pattern:
     text: str
-    regex: re.Pattern
+    regex: re.Pattern  # pathspec's translation; matched at the start of a relative path
     negated: bool
     dir_only: bool
     floating: bool  # no slash in the pattern: matches a name at any depth
 
     def matches(self, relpath: str, is_dir: bool) -> bool:
-        if self.dir_only and not is_dir:
-            return False
-        return self.regex.fullmatch(relpath) is not None
+        if self.dir_only:
+            # pathspec's regex for ``build/`` wants the slash; only a directory has one.
+            return is_dir and self.regex.match(relpath + "/") is not None
+        # A directory is tested without its slash: ``a/**`` matches what is inside ``a``, not
+        # ``a`` itself, so ``!a/keep.py`` can still re-include a file there (as in git).
+        return self.regex.match(relpath) is not None
 
 
 def compile_pattern(text: str) -> Optional[Pattern]:
-    """A gitignore pattern as a regex over ``/``-separated relative paths; None for blanks
-    and comments."""
-    original = text
-    text = text.rstrip(" ") if not text.endswith("\\ ") else text
-    if not text or text.startswith("#"):
+    """A gitignore pattern over ``/``-separated relative paths; None for blanks and comments.
+    pathspec translates it; deciding per directory while walking (a path inside an excluded
+    directory stays excluded) is ours, in ``path_matches``."""
+    compiled = GitIgnoreBasicPattern(text)
+    if compiled.include is None or compiled.regex is None:
         return None
-    negated = text.startswith("!")
-    if negated:
-        text = text[1:]
-    dir_only = text.endswith("/")
-    text = text.rstrip("/")
-    if not text:
-        return None
-    anchored = "/" in text
-    text = text.lstrip("/")
-    parts = text.split("/")
-    out = []
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if part == "**":
-            if last:
-                out.append(".*")
-            else:
-                out.append("(?:.*/)?")
-            continue
-        out.append(_translate_segment(part))
-        if not last:
-            out.append("/")
-    body = "".join(out)
-    regex = body if anchored else "(?:.*/)?" + body
-    return Pattern(original, re.compile(regex, re.DOTALL), negated, dir_only, not anchored)
-
-
-def _translate_segment(part: str) -> str:
-    out, i, n = [], 0, len(part)
-    while i < n:
-        c = part[i]
-        if c == "\\" and i + 1 < n:
-            out.append(re.escape(part[i + 1]))
-            i += 2
-            continue
-        if c == "*":
-            while i < n and part[i] == "*":
-                i += 1
-            out.append("[^/]*")
-            continue
-        if c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            first = i + 1
-            negate = part[first:first + 1] in ("!", "^")
-            if negate:
-                first += 1
-            # A ``]`` right after the opening bracket is a member, not the end.
-            j = part.find("]", first + 1 if part[first:first + 1] == "]" else first)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                members = "".join(ch if ch == "-" else re.escape(ch) for ch in part[first:j])
-                out.append("[" + ("^" if negate else "") + members + "]")
-                i = j + 1
-                continue
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
+    body = text.rstrip(" ") if not text.endswith("\\ ") else text
+    body = body[1:] if body.startswith("!") else body
+    return Pattern(text, compiled.regex, not compiled.include, body.endswith("/"),
+                   "/" not in body.rstrip("/"))
 
 
 def _config_pattern(text: str) -> Optional[Pattern]:

@@ -246,12 +246,12 @@ def test_gitignore_patterns(pattern):
     assert {p for p in PATHS if path_matches([compiled], p, is_dir=False)} == EXPECTED[pattern]
 
 
-@pytest.mark.parametrize("pattern", PATTERNS)
-def test_gitignore_patterns_agree_with_pathspec(pattern):
-    pathspec = pytest.importorskip("pathspec")
-    # GitIgnoreSpec replicates git itself (a file under a matched directory is matched).
-    spec = pathspec.GitIgnoreSpec.from_lines([pattern])
-    assert {p for p in PATHS if spec.match_file(p)} == EXPECTED[pattern]
+def test_a_directory_star_star_pattern_leaves_room_to_re_include_a_file():
+    patterns = [compile_pattern("a/**"), compile_pattern("!a/keep.py")]
+    assert path_matches(patterns, "a/drop.py", is_dir=False)
+    assert not path_matches(patterns, "a/keep.py", is_dir=False)
+    assert path_matches([compile_pattern("build/")], "build/x.py", is_dir=False)
+    assert not path_matches([compile_pattern("build/")], "build", is_dir=False)
 
 
 def test_blank_and_comment_patterns_are_ignored():
