@@ -232,7 +232,7 @@ class Tracker:
                 self.exec_block(stmt.orelse.body.body, frame)
         elif isinstance(stmt, cst.With):
             self.exec_with(stmt, frame)
-        elif isinstance(stmt, cst.Try):
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self.exec_block(stmt.body.body, frame)
             for handler in stmt.handlers:
                 if handler.name and isinstance(handler.name.name, cst.Name):
@@ -248,16 +248,6 @@ class Tracker:
             # the subject, which we do not follow.
             self.exec_branches([case.body.body for case in stmt.cases] + [[]], frame,
                                unknown=[_pattern_names(c.pattern) for c in stmt.cases] + [[]])
-        elif isinstance(stmt, cst.TryStar):
-            self.exec_block(stmt.body.body, frame)
-            for handler in stmt.handlers:
-                if handler.name and isinstance(handler.name.name, cst.Name):
-                    frame.scope.vars[handler.name.name.value] = None
-                self.exec_block(handler.body.body, frame)
-            if stmt.orelse:
-                self.exec_block(stmt.orelse.body.body, frame)
-            if stmt.finalbody:
-                self.exec_block(stmt.finalbody.body.body, frame)
         elif hasattr(stmt, "body") and hasattr(stmt.body, "body"):
             # anything newer with a body: run the body, learn nothing from the head
             self.exec_block(stmt.body.body, frame)
