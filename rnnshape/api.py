@@ -52,8 +52,10 @@ def parse(text: str, filename: str) -> cst.Module:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         raise _syntax_error(text, filename, exc) from None
-    except (RecursionError, MemoryError):
+    except RecursionError:
         raise FileError(filename, "file too deeply nested to parse") from None
+    except MemoryError:
+        raise  # the guard reports the file as skipped, with the limit to raise
     except Exception as exc:  # libcst raises a few other types on odd input
         raise FileError(filename, f"cannot parse: {type(exc).__name__}: {exc}") from None
 
@@ -75,7 +77,7 @@ def _python_tree(text: str, filename: str):
         if "nested" in (exc.msg or ""):
             raise FileError(filename, f"syntax error: {exc.msg}", exc.lineno) from None
         return None
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise FileError(filename, f"cannot parse: {type(exc).__name__}") from None
 
 

@@ -48,8 +48,10 @@ class Cache:
 
     def put(self, key: str, result) -> None:
         if isinstance(result, FileError):
-            if "internal error" in result.message:
-                return  # our bug: try again next time rather than remember it
+            if "internal error" in result.message or result.message.startswith("skipped:"):
+                # Our bug, or a time/memory limit that the next run may set higher: try again
+                # next time rather than remember it.
+                return
             entry = {"error": {"filename": result.filename, "message": result.message,
                                "row": result.row}}
         else:

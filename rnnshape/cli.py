@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (check, fix):
         command.add_argument("--file-timeout", type=float, default=60.0, metavar="S",
                              help="skip a file that takes longer than S seconds (0: no limit)")
+        command.add_argument("--file-memory", type=float, default=2048, metavar="MB",
+                             help="in parallel runs, skip a file whose worker needs more than MB "
+                                  "megabytes beyond its start (0: no limit)")
         command.add_argument("--force-exclude", action="store_true",
                              help="skip ignored files even when named explicitly (pre-commit)")
         command.add_argument("--stdin-filename", metavar="NAME",

@@ -10,7 +10,7 @@ from rnnshape.config import ConfigError
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_source_file, write_atomic
 from rnnshape.fixes import Options
-from rnnshape.guard import DEFAULT_SECONDS, guarded
+from rnnshape.guard import DEFAULT_SECONDS, guarded, limit_memory
 from rnnshape.parallel import default_jobs, ordered_map
 from rnnshape.runner import (MACHINE_FORMATS, Selection, _crashed, consoles, render,
                              selection_from, usage_message)
@@ -65,7 +65,8 @@ def run_fix(args) -> int:
     results = iter(ordered_map(_FixJob(selection, options, not dry, fmt in MACHINE_FORMATS,
                                        args.file_timeout),
                                files, default_jobs(),
-                               on_crash=_crashed))
+                               on_crash=_crashed, initializer=limit_memory,
+                               initargs=(args.file_memory,)))
     for item in items:
         result = item if isinstance(item, FileError) else next(results)
         if isinstance(result, FileError):

@@ -1,8 +1,13 @@
-"""A per-file time limit, so one pathological file cannot stall a run.
+"""Per-file limits, so one pathological file cannot stall a run or exhaust the machine.
 
-Uses an interval timer and SIGALRM, which only the main thread of a process may arm: worker
+Time: an interval timer and SIGALRM, which only the main thread of a process may arm: worker
 processes check files on their main thread, and so does a serial run.  Where that is not
 possible (another thread, no SIGALRM on the platform) the limit is simply not applied.
+
+Memory: a cap on each worker process's address space, set when the worker starts.  Past it
+an allocation fails: Python raises MemoryError (the file is skipped with that reason), and a
+native allocation aborts the worker, which the pool turns into a skipped file too.  Serial
+runs (one job, or too few files for a pool) are not capped: an abort there would end the run.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from contextlib import contextmanager
 from rnnshape.diagnostic import FileError
 
 DEFAULT_SECONDS = 60.0
+DEFAULT_MEGABYTES = 2048
 
 
 class _Expired(BaseException):
@@ -53,6 +59,23 @@ def guarded(path: str, work, seconds: float = DEFAULT_SECONDS):
     except RecursionError:
         raise FileError(path, "too deeply nested to analyse") from None
     except MemoryError:
-        raise FileError(path, "skipped: ran out of memory") from None
+        raise FileError(path, "skipped: ran out of memory (raise the limit with --file-memory)") from None
     except Exception as exc:  # a bug of ours must not end the run for the other files
         raise FileError(path, f"internal error: {type(exc).__name__}: {exc}") from None
+
+
+def limit_memory(megabytes: float) -> None:
+    """Pool initializer: cap this process at what it holds now plus ``megabytes``."""
+    if not megabytes or megabytes <= 0:
+        return
+    try:
+        import resource
+        with open("/proc/self/statm") as handle:  # Linux: the address space now, in pages
+            size = int(handle.read().split()[0]) * resource.getpagesize()
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = size + int(megabytes * 2 ** 20)
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, OSError, ValueError):
+        pass  # no /proc or no RLIMIT_AS here: the limit is not applied

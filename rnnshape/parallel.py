@@ -26,12 +26,14 @@ def _context():
 
 
 def ordered_map(func: Callable[[T], R], items: list[T], jobs: int,
-                on_crash: Callable[[T], R] | None = None) -> Iterator[R]:
+                on_crash: Callable[[T], R] | None = None,
+                initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[R]:
     """``map(func, items)``, in processes when it pays; ``func`` must be picklable.
 
     If a worker process dies (a native crash, the OOM killer), the items whose results were
     lost are retried one per process, and an item that kills its process again gets
-    ``on_crash(item)`` as its result: one bad file never ends the run.
+    ``on_crash(item)`` as its result: one bad file never ends the run.  ``initializer`` runs
+    once in each worker process (not in a serial run).
     """
     if jobs <= 1 or len(items) < MIN_PARALLEL:
         yield from map(func, items)
@@ -43,21 +45,23 @@ def ordered_map(func: Callable[[T], R], items: list[T], jobs: int,
     chunk = max(1, min(32, len(items) // (jobs * 8)))
     done = 0
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=_context(),
+                                 initializer=initializer, initargs=initargs) as pool:
             for result in pool.map(func, items, chunksize=chunk):
                 done += 1
                 yield result
     except BrokenProcessPool:
         for item in items[done:]:
-            yield _isolated(func, item, on_crash)
+            yield _isolated(func, item, on_crash, initializer, initargs)
 
 
-def _isolated(func, item, on_crash):
+def _isolated(func, item, on_crash, initializer, initargs):
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
+        with ProcessPoolExecutor(max_workers=1, mp_context=_context(),
+                                 initializer=initializer, initargs=initargs) as pool:
             return pool.submit(func, item).result()
     except BrokenProcessPool:
         if on_crash is None:

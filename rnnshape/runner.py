@@ -12,7 +12,7 @@ from rnnshape.cache import Cache, open_cache
 from rnnshape.config import Config, ConfigError, load_config
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, discover, read_bytes, read_source
-from rnnshape.guard import DEFAULT_SECONDS, guarded
+from rnnshape.guard import DEFAULT_MEGABYTES, DEFAULT_SECONDS, guarded, limit_memory
 from rnnshape.parallel import default_jobs, ordered_map
 from rnnshape.rules import REGISTRY, all_rules
 from rnnshape.units import check_unit
@@ -103,8 +103,8 @@ class _Job:
 
 def check_paths(paths: list[str], selection, jobs: int = 1, cache: Optional[Cache] = None,
                 force_exclude: bool = False, stdin_filename: Optional[str] = None,
-                edits: bool = True,
-                seconds: float = DEFAULT_SECONDS) -> Iterator[tuple[str, object]]:
+                edits: bool = True, seconds: float = DEFAULT_SECONDS,
+                megabytes: float = DEFAULT_MEGABYTES) -> Iterator[tuple[str, object]]:
     """(path, diagnostics or FileError) for every file under ``paths``, in discovery order.
 
     ``selection`` is a Selection, or a Settings applied to every file.  ``-`` reads the source
@@ -123,7 +123,8 @@ def check_paths(paths: list[str], selection, jobs: int = 1, cache: Optional[Cach
     items = list(discover(paths, force_exclude=force_exclude, exclude=selection.excluded))
     files = [item for item in items if not isinstance(item, FileError)]
     results = iter(ordered_map(_Job(selection, cache, edits, seconds), files, jobs,
-                               on_crash=_crashed))
+                               on_crash=_crashed, initializer=limit_memory,
+                               initargs=(megabytes,)))
     for item in items:
         if isinstance(item, FileError):
             yield item.filename, item
@@ -141,7 +142,9 @@ def _named(result, path: str):
 
 
 def _crashed(path: str) -> FileError:
-    return FileError(path, "the checker's process died on this file (skipped)")
+    # Twice, in a fresh process: a native crash or the memory cap, not bad luck.
+    return FileError(path, "skipped: the checker's process died on this file (out of memory "
+                           "or a crash in the parser; see --file-memory)")
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def run_check(args) -> int:
     jobs = args.jobs or default_jobs()
     for _, result in check_paths(args.paths, selection, jobs, cache, args.force_exclude,
                                  args.stdin_filename, edits=fmt in MACHINE_FORMATS,
-                                 seconds=args.file_timeout):
+                                 seconds=args.file_timeout, megabytes=args.file_memory):
         if isinstance(result, FileError):
             errors.append(result)
             err.print(str(result), markup=False)

@@ -176,6 +176,20 @@ def test_deeply_nested_file_does_not_end_a_parallel_run(tmp_path):
     assert result.stdout.count("RNN001") == 40 * 3
 
 
+def test_a_file_over_the_memory_limit_is_skipped_and_the_run_goes_on(tmp_path):
+    # Each worker may grow by --file-memory MB; one file that needs far more is skipped with
+    # the reason (Python's MemoryError, or the worker aborting in native code), not the run.
+    for i in range(20):
+        shutil.copy(BUG, tmp_path / f"good{i:02}.py")
+    lines = "".join(f"v{i} = lstm(torch.zeros({i % 7 + 1}, 3, 8))\n" for i in range(150_000))
+    (tmp_path / "huge.py").write_text("import torch\n" + HEADER + lines, encoding="utf-8")
+    result = check(".", "--jobs", "2", "--file-memory", "150", cwd=tmp_path, timeout=300)
+    match = only_error(result, os.path.join(".", "huge.py"))
+    assert match["message"].startswith("skipped: "), match["message"]
+    assert "memory" in match["message"]
+    assert result.stdout.count("RNN001") == 20 * 3
+
+
 # --- the whole installed torch package ------------------------------------------------------
 
 def installed_torch_dir() -> str:
