@@ -59,7 +59,8 @@ def guarded(path: str, work, seconds: float = DEFAULT_SECONDS):
     except RecursionError:
         raise FileError(path, "too deeply nested to analyse") from None
     except MemoryError:
-        raise FileError(path, "skipped: ran out of memory (raise the limit with --file-memory)") from None
+        raise FileError(path, "skipped: ran out of memory "
+                              "(raise the limit with --file-memory)") from None
     except Exception as exc:  # a bug of ours must not end the run for the other files
         raise FileError(path, f"internal error: {type(exc).__name__}: {exc}") from None
 

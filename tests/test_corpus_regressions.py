@@ -238,6 +238,23 @@ def test_eval_twins_still_reported():
     assert codes(teacher) == [("RNN101", 9)]
 
 
+def test_a_pytest_function_is_an_entry_point_for_grad_mode():
+    # hls4ml / pytorch-forecasting tests: one call after eval() in a test function, which
+    # pytest runs with autograd on.  The same body in a helper is the caller's business.
+    test = """
+        import torch
+        from torch import nn
+
+        def test_forward():
+            model = nn.Linear(4, 2)
+            model.eval()
+            out = model(torch.randn(1, 4)).detach().numpy()
+            assert out.shape == (1, 2)
+    """
+    assert codes(test) == [("RNN101", 8)]
+    assert codes(test.replace("def test_forward", "def run_forward")) == []
+
+
 def test_notebook_fix_stays_inside_the_cell_of_the_call(tmp_path, capsys):
     # N1: the wrap used to run to the end of the program, across the next cell, and fix refused.
     import json

@@ -98,6 +98,7 @@ class Tracker:
         self.seen_uses: set[tuple] = set()
         self.seen_model_calls: set[tuple] = set()
         self.standalone = False  # True while analysing code nothing in the file calls
+        self.grad_mode_known = False  # ... but that runs with autograd on (a test function)
         self.star_imported = False
         self.comprehensions = 0
         self.loops: list[dict] = []
@@ -120,7 +121,13 @@ class Tracker:
                     self.instantiate(cls, [], {}, frame, label="self")
             for func in list(self.funcs):
                 if id(func.node) not in self.visited_funcs:
+                    # pytest calls ``test*`` functions itself, with autograd on: for grad mode
+                    # they are entry points like module-level code, not helpers whose
+                    # caller decides.
+                    name = getattr(getattr(func.node, "name", None), "value", "")
+                    self.grad_mode_known = name.startswith("test")
                     self.call_function(func, [], {}, frame, bound=None, unknown_args=True)
+            self.grad_mode_known = False
         except (Budget, RecursionError):
             self.truncate()
         for region in self.region_sites.values():
@@ -198,7 +205,7 @@ class Tracker:
             region = EvalRegion(call, self.module.code_for_node(call.func.value))
             region.model = self.eval_quiet(call.func.value)
             region.loop_depth = len(self.loops) + self.comprehensions
-            region.standalone = self.standalone
+            region.standalone = self.standalone and not self.grad_mode_known
             return region
         if name == "train":
             return "train"
