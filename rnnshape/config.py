@@ -108,11 +108,16 @@ def compile_pattern(text: str) -> Optional[Pattern]:
     """A gitignore pattern over ``/``-separated relative paths; None for blanks and comments.
     pathspec translates it; deciding per directory while walking (a path inside an excluded
     directory stays excluded) is ours, in ``path_matches``."""
-    compiled = GitIgnoreBasicPattern(text)
-    if compiled.include is None or compiled.regex is None:
-        return None
     body = text.rstrip(" ") if not text.endswith("\\ ") else text
     body = body[1:] if body.startswith("!") else body
+    if not body.strip("/"):
+        return None  # "/" or "!": nothing to match (pathspec would match everything, or raise)
+    try:
+        compiled = GitIgnoreBasicPattern(text)
+    except ValueError:  # pathspec's GitIgnorePatternError: git skips such a line, and so do we
+        return None
+    if compiled.include is None or compiled.regex is None:
+        return None
     return Pattern(text, compiled.regex, not compiled.include, body.endswith("/"),
                    "/" not in body.rstrip("/"))
 

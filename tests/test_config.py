@@ -256,4 +256,6 @@ def test_a_directory_star_star_pattern_leaves_room_to_re_include_a_file():
 
 def test_blank_and_comment_patterns_are_ignored():
     assert compile_pattern("") is None and compile_pattern("# note") is None
+    # Lines git cannot use match nothing, rather than everything or an exception.
+    assert [compile_pattern(p) for p in ("/", "!", "!/", "\\")] == [None] * 4
     assert Config(exclude=("", "# x"), root=Path("/proj")).is_excluded("/proj/a.py") is False
