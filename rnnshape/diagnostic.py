@@ -7,13 +7,15 @@ from typing import Optional
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace [row:col, end_row:end_col) with ``content``; 1-based rows and columns."""
+    """Replace [row:col, end_row:end_col) with ``content``; 1-based rows and columns (in a
+    notebook, within code cell ``cell``)."""
 
     row: int
     column: int
     end_row: int
     end_column: int
     content: str
+    cell: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class TraceLine:
     row: int
     text: str
     shape: str
+    cell: Optional[int] = None  # in a notebook: the cell of ``row``, which may be another one
 
 
 @dataclass
@@ -74,11 +77,13 @@ class Diagnostic:
                 "applicability": self.fix.applicability,
                 "message": self.fix.message,
                 "edits": [
-                    {"location": {"row": e.row, "column": e.column},
+                    {"cell": e.cell,
+                     "location": {"row": e.row, "column": e.column},
                      "end_location": {"row": e.end_row, "column": e.end_column},
                      "content": e.content} for e in self.fix.edits],
             },
-            "trace": [asdict(t) for t in self.trace],
+            "trace": [{"cell": t.cell, "row": t.row, "text": t.text, "shape": t.shape}
+                      for t in self.trace],
         }
 
 

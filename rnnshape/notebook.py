@@ -222,7 +222,24 @@ class Notebook:
             last = info.start_row + max(info.line_count, 1) - 1
             end_row = last - info.start_row + 1
             end_column = len(_strip_eol(self._program_lines[last - 1])[0]) + 1
-        return dataclasses.replace(d, cell=cell, row=row, end_row=end_row, end_column=end_column)
+        trace = [dataclasses.replace(t, cell=c, row=r)
+                 for t in d.trace for c, r in [self.locate(t.row)]]
+        fix = d.fix
+        if fix is not None:
+            fix = dataclasses.replace(fix, edits=tuple(self._map_edit(e) for e in fix.edits))
+        return dataclasses.replace(d, cell=cell, row=row, end_row=end_row, end_column=end_column,
+                                   trace=trace, fix=fix)
+
+    def _map_edit(self, edit):
+        cell, row = self.locate(edit.row)
+        end_cell, end_row = self.locate(max(edit.end_row, edit.row))
+        end_column = edit.end_column
+        if end_cell != cell:
+            # An edit up to the start of the next cell ends after the last line of its own.
+            info = next(c for c in self.code_cells if c.index == cell)
+            end_row, end_column = max(info.line_count, 1) + 1, 1
+        return dataclasses.replace(edit, cell=cell, row=row, end_row=end_row,
+                                   end_column=end_column)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -111,7 +111,8 @@ def check_fix(fix):
     assert fix["applicability"] in ("safe", "unsafe") and fix["message"]
     assert fix["edits"]
     for edit in fix["edits"]:
-        assert set(edit) == {"location", "end_location", "content"}
+        assert set(edit) == {"cell", "location", "end_location", "content"}
+        assert edit["cell"] is None  # a .py file
         start, end = edit["location"], edit["end_location"]
         assert start["row"] >= 1 and start["column"] >= 1
         assert (end["row"], end["column"]) >= (start["row"], start["column"])
@@ -138,7 +139,8 @@ def test_json_schema():
         assert start["column"] >= 1 and end["column"] >= 1
         assert (end["row"], end["column"]) > (start["row"], start["column"])
         for step in item["trace"]:
-            assert set(step) == {"row", "text", "shape"}
+            assert set(step) == {"cell", "row", "text", "shape"}
+            assert step["cell"] is None
             assert 1 <= step["row"] <= n_lines
             assert step["text"] and step["shape"]
     layout = [item for item in data if item["code"] == "RNN001"]

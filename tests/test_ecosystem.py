@@ -241,7 +241,9 @@ def test_notebook_finding_names_the_cell_and_the_row_inside_it(tmp_path):
     # The full report quotes the cell's own line under the cell's row number.
     full = rnnshape(tmp_path, "check", "notebook.ipynb")
     assert full.returncode == 1
-    assert f"\n 8 | {BUG_LINE}\n" in full.stdout
+    assert re.search(rf"\n +8 \| {re.escape(BUG_LINE)}\n", full.stdout), full.stdout
+    # Trace steps in other cells carry their cell: the model was built in an earlier one.
+    assert re.search(r"\n +cell \d+:\d+  ", full.stdout), full.stdout
 
 
 def test_notebook_json_is_in_cell_coordinates(tmp_path):
@@ -253,6 +255,8 @@ def test_notebook_json_is_in_cell_coordinates(tmp_path):
     assert item["location"] == {"row": BUG_ROW, "column": BUG_COL}
     assert item["end_location"] == {"row": BUG_ROW, "column": len(BUG_LINE) + 1}
     assert item["fix"]["applicability"] == "safe"
+    assert {edit["cell"] for edit in item["fix"]["edits"]} == {8}
+    assert all(step["cell"] is not None for step in item["trace"])
 
 
 def test_fix_rewrites_only_the_changed_cell_and_keeps_jupyters_layout(tmp_path):

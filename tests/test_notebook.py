@@ -292,3 +292,27 @@ def test_invalid_json_reports_its_line():
     with pytest.raises(FileError) as info:
         load_notebook('{\n "cells": [\n  oops\n ]\n}', "bad.ipynb")
     assert info.value.row == 3
+
+
+def test_trace_steps_and_fix_edits_name_their_own_cells():
+    from rnnshape.api import Settings
+    from rnnshape.units import check_unit
+
+    def code(source):
+        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                "source": source}
+
+    nb = {"cells": [code(["import torch\n", "import torch.nn as nn\n", "\n",
+                          "rnn = nn.GRU(8, 16, bidirectional=True)\n",
+                          "out, _ = rnn(torch.zeros(5, 3, 8))"]),
+                    {"cell_type": "markdown", "metadata": {}, "source": ["# Head"]},
+                    code(["head = nn.Linear(16, 2)\n", "y = head(out)"])],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    [d] = check_unit("n.ipynb", json.dumps(nb), Settings(), edits=True)
+    assert (d.code, d.cell, d.row) == ("RNN004", 3, 1)
+    assert [(t.cell, t.row) for t in d.trace] == [(1, 5), (1, 5), (3, 2)]
+    [edit] = d.fix.edits
+    assert (edit.cell, edit.row, edit.column, edit.end_row, edit.end_column, edit.content) == \
+        (3, 1, 18, 1, 20, "32")
+    assert d.to_json()["trace"][0] == {"cell": 1, "row": 5, "text": "torch.zeros(5, 3, 8)",
+                                       "shape": "(5, 3, 8)"}

@@ -69,7 +69,10 @@ def render_full(console: Console, diagnostics: list[Diagnostic]) -> None:
         marker = " " + escape("[*]") if d.fix is not None and d.fix.applicability == "safe" else ""
         console.print(f"[bold]{escape(location(d))}[/]: [bold {color}]{d.code}[/]{marker} "
                       f"{escape(one_line(d.message))}", highlight=False, soft_wrap=True)
-        gutter = len(str(max([d.row] + [t.row for t in d.trace])))
+        # A trace step in another notebook cell is labelled with its cell.
+        labels = [str(t.row) if t.cell in (None, d.cell) else f"cell {t.cell}:{t.row}"
+                  for t in d.trace]
+        gutter = max(len(label) for label in [str(d.row)] + labels)
         pad = " " * gutter
         line = d.source_line
         offset, width = caret_span(line, d.column, d.end_column if d.end_row == d.row else None)
@@ -82,8 +85,8 @@ def render_full(console: Console, diagnostics: list[Diagnostic]) -> None:
             console.print(f"[blue]{pad} =[/] shape trace:", highlight=False, soft_wrap=True)
             # One column for the code, one for the shapes, whatever the longest code is.
             text_width = max(cell_len(t.text) for t in d.trace)
-            for t in d.trace:
-                console.print(f"[blue]{pad}  [/]   {t.row:>{gutter}}  "
+            for t, label in zip(d.trace, labels):
+                console.print(f"[blue]{pad}  [/]   {label:>{gutter}}  "
                               f"{escape(_pad(t.text, text_width))}  [cyan]{escape(t.shape)}[/]",
                               highlight=False, soft_wrap=True)
         if d.fix is not None:
