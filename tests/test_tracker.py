@@ -1481,3 +1481,22 @@ def test_cut_short_run_drops_facts_about_absence(monkeypatch):
     # a finding the run did reach is still reported
     positive = src.replace("model.eval()\n", "model.eval()\nout, _ = nn.GRU(2, 2)(torch.zeros(1, 2).unsqueeze(2))\n")
     assert findings(positive, {"RNN001"}) == [("RNN001", row(positive, "nn.GRU(2, 2)"))]
+
+
+def test_scaling_by_a_constant_expression_keeps_the_shape():
+    # hls4ml's recurrent tests quantise their input with ``np.round(X * 2**16) * 2**-16``.
+    src = """
+import numpy as np
+import torch
+import torch.nn as nn
+
+n = 2**3
+X = torch.randn(1, n, 10)
+X = np.round(X * 2**16) * 2**-16
+Y = X / 255.0 * (1 / 2)
+rnn = nn.LSTM(10, 20)
+"""
+    from rnnshape.api import analyze
+    scope = analyze(src, "q.py").scope
+    assert str(scope["X"].shape) == "(1, 8, 10)"
+    assert str(scope["Y"].shape) == "(1, 8, 10)"

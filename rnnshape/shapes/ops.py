@@ -786,7 +786,9 @@ def binary(left, right, operator, node=None):
             return IntV(a * b)
         if isinstance(operator, (cst.FloorDivide, cst.FloorDivideAssign)):
             return IntV(a.floordiv(b))
-        return None
+        return _number(a.value, b.value, operator)
+    if isinstance(left, (IntV, Lit)) and isinstance(right, (IntV, Lit)):
+        return _number(_constant(left), _constant(right), operator)
     if isinstance(operator, cst.MatrixMultiply):
         return matmul(left, right, node)
     if isinstance(left, TensorV) and isinstance(right, TensorV):
@@ -813,6 +815,30 @@ def binary(left, right, operator, node=None):
         t = left if isinstance(left, TensorV) else right
         return TensorV(Shape.unknown(), grad=t.grad)
     return None
+
+
+def _constant(value):
+    if isinstance(value, IntV):
+        return value.dim.value
+    return value.value if isinstance(value.value, (int, float)) else None
+
+
+def _number(a, b, operator):
+    """A scalar from two known numbers (``2**16``, ``1 / 255``), so that a tensor scaled by it
+    keeps its shape; None when either is unknown or the result is not a plain number."""
+    if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
+        return None
+    ops = {cst.Power: lambda: a ** b if abs(b) <= 64 else None,
+           cst.Divide: lambda: a / b if b else None,
+           cst.Add: lambda: a + b, cst.Subtract: lambda: a - b, cst.Multiply: lambda: a * b}
+    compute = ops.get(type(operator))
+    try:
+        result = compute() if compute is not None else None
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return None
+    if isinstance(result, int):
+        return IntV(Dim.const(result))
+    return Lit(result) if isinstance(result, float) else None
 
 
 def _or(a, b):
