@@ -37,24 +37,15 @@ import corpus  # noqa: E402  (the pinned projects, their cache and notebook hand
 KINDS = {"RNN", "LSTM", "GRU"}
 
 
-def flipped(call, libcst):
+def flipped(call):
     """The constructor call with its batch_first flipped."""
-    for i, arg in enumerate(call.args):
-        if arg.keyword is not None and arg.keyword.value == "batch_first":
-            value = "False" if getattr(arg.value, "value", None) == "True" else "True"
-            args = list(call.args)
-            args[i] = arg.with_changes(value=libcst.Name(value))
-            return call.with_changes(args=args)
-    last = call.args[-1] if call.args else None
-    args = list(call.args)
-    if last is not None and last.comma is libcst.MaybeSentinel.DEFAULT:
-        args[-1] = last.with_changes(comma=libcst.Comma(
-            whitespace_after=libcst.SimpleWhitespace(" ")))
-    args.append(libcst.Arg(keyword=libcst.Name("batch_first"), value=libcst.Name("True"),
-                           equal=libcst.AssignEqual(
-                               whitespace_before=libcst.SimpleWhitespace(""),
-                               whitespace_after=libcst.SimpleWhitespace(""))))
-    return call.with_changes(args=args)
+    import libcst
+
+    from rnnshape.fixes import set_keyword
+    current = next((arg.value for arg in call.args
+                    if arg.keyword is not None and arg.keyword.value == "batch_first"), None)
+    value = "False" if getattr(current, "value", None) == "True" else "True"
+    return set_keyword(call, "batch_first", libcst.Name(value))
 
 
 def shape_codes(check_source, text: str) -> Counter:
@@ -82,7 +73,7 @@ def mutants(text: str):
         visible = any(c.shape.dims[0].same(c.shape.dims[1]) is not True and
                       {c.shape.dims[0].role, c.shape.dims[1].role} & {"batch", "time"}
                       for c in calls)
-        mutated = analysis.module.deep_replace(node, flipped(node, libcst)).code
+        mutated = analysis.module.deep_replace(node, flipped(node)).code
         row = analysis.positions[node].start.line
         yield row, "(" + ", ".join(str(d) for d in dims) + ")", visible, mutated
 

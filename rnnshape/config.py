@@ -48,8 +48,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from pathspec.patterns.gitignore.basic import GitIgnoreBasicPattern
-
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -112,6 +110,9 @@ def compile_pattern(text: str) -> Optional[Pattern]:
     body = body[1:] if body.startswith("!") else body
     if not body.strip("/"):
         return None  # "/" or "!": nothing to match (pathspec would match everything, or raise)
+    # Imported here: pathspec costs tens of milliseconds, and a run over named files (an
+    # editor, pre-commit) may never need a pattern.
+    from pathspec.patterns.gitignore.basic import GitIgnoreBasicPattern
     try:
         compiled = GitIgnoreBasicPattern(text)
     except ValueError:  # pathspec's GitIgnorePatternError: git skips such a line, and so do we
