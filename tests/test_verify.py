@@ -189,3 +189,24 @@ def test_cli_json_output():
     assert data["device"] == "cpu" and data["exit_code"] == 1
     assert [(f["code"], f["verdict"]) for f in data["findings"]] == [("RNN001", "reproduced")]
     assert data["runs"][0]["runtime"][0]["input"] == [32, 24, 5]
+
+
+def _cuda_available() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def test_device_auto_runs_where_torch_can():
+    # The GPU path itself needs a GPU machine; here: auto picks what torch offers, and the
+    # verdicts do not depend on the device.
+    report = verify(str(SILENT), device="auto")
+    assert report.device == ("cuda" if _cuda_available() else "cpu")
+    assert [(f.code, f.verdict) for f in report.findings] == [("RNN001", "reproduced")]
+
+
+@pytest.mark.skipif("_cuda_available()")
+def test_device_cuda_without_a_gpu_is_an_error_not_a_pass():
+    report = verify(str(SILENT), device="cuda")
+    assert report.error == "--device cuda, but torch sees no CUDA device"
+    assert report.exit_code == 2
+    assert {f.verdict for f in report.findings} == {"error"}
