@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_env import cli_env
 
 from rnnshape import __version__
 from rnnshape.rules import all_rules
@@ -25,22 +26,10 @@ OK = "examples/seed/onehot_lstm_ok.py"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    # Anything that could turn on colour or change the width would make the goldens flaky.
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE",
-                 "PYTHONWARNINGS"):
-        env.pop(name, None)
-    env.update(NO_COLOR="1", COLUMNS="200", TERM="dumb", PYTHONIOENCODING="utf-8")
-    # The repo root, not an installed copy, is what is under test.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 @functools.lru_cache(maxsize=None)
 def run(*args: str) -> subprocess.CompletedProcess:
     """``rnnshape ARGS`` from the repo root; cached because several tests read one run."""
-    return subprocess.run([sys.executable, "-m", "rnnshape", *args], cwd=ROOT, env=_env(),
+    return subprocess.run([sys.executable, "-m", "rnnshape", *args], cwd=ROOT, env=cli_env(),
                           capture_output=True, text=True, encoding="utf-8", timeout=60)
 
 
@@ -252,7 +241,7 @@ def test_closed_stdout_is_quiet():
     os.close(read_end)
     try:
         result = subprocess.run([sys.executable, "-m", "rnnshape", "rule", "RNN001"], cwd=ROOT,
-                                env=_env(), stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+                                env=cli_env(), stdout=write_end, stderr=subprocess.PIPE, timeout=60)
     finally:
         os.close(write_end)
     assert b"Traceback" not in result.stderr, result.stderr.decode()
@@ -271,7 +260,7 @@ def test_carets_under_span(tmp_path, line, shown):
     path.write_text(f"import numpy as np\nimport torch\n\nif True:\n{line}\nnet = torch.nn.GRU(2, 3)\n",
                     encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "rnnshape", "check", "--select", "RNN103",
-                             str(path)], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                             str(path)], cwd=ROOT, env=cli_env(), capture_output=True, text=True,
                             encoding="utf-8", timeout=60)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
@@ -291,7 +280,7 @@ def test_one_line_per_finding_in_concise(tmp_path):
     path.write_text("import torch\nimport torch.nn as nn\n\nnet = nn.Linear(4, 2)\n"
                     "out = net(\n    torch.zeros(3, 4)).numpy()\n", encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "rnnshape", "check", "--output-format",
-                             "concise", "--select", "RNN102", str(path)], cwd=ROOT, env=_env(),
+                             "concise", "--select", "RNN102", str(path)], cwd=ROOT, env=cli_env(),
                             capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()

@@ -12,7 +12,6 @@ with it; the *set* of findings is still asserted exactly.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_env import cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = (ROOT / "examples/seed/onehot_lstm_bug.py").read_text(encoding="utf-8")
@@ -55,19 +55,8 @@ def test_the_seed_example_still_has_the_shape_these_tests_assume():
 
 # --- running the command line ---------------------------------------------------------------
 
-def _env() -> dict:
-    env = dict(os.environ)
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE",
-                 "PYTHONWARNINGS"):
-        env.pop(name, None)
-    env.update(NO_COLOR="1", COLUMNS="200", TERM="dumb", PYTHONIOENCODING="utf-8")
-    # The working tree, not some installed copy, is under test.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def rnnshape(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rnnshape", *args], cwd=cwd, env=_env(),
+    return subprocess.run([sys.executable, "-m", "rnnshape", *args], cwd=cwd, env=cli_env(),
                           capture_output=True, text=True, encoding="utf-8", timeout=60)
 
 

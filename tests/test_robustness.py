@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_env import cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
 BUG = ROOT / "examples" / "seed" / "onehot_lstm_bug.py"
@@ -24,8 +25,7 @@ ERROR_LINE = re.compile(r"^(?P<file>.+?)(?::(?P<row>\d+))?: error: (?P<message>.
 
 
 def check(*paths, cwd: Path, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, NO_COLOR="1", COLUMNS="200", TERM="dumb", PYTHONIOENCODING="utf-8")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env = cli_env()
     # --no-cache: every run really reads and parses; a cache hit would hide the code under test.
     cmd = [sys.executable, "-m", "rnnshape", "check", "--no-cache", "--output-format", "concise",
            *map(str, paths)]

@@ -303,7 +303,6 @@ def _is_train_call(stmt) -> bool:
 
 
 def _unindent_blank_lines(stmt):
-    import libcst as cst
     lines = [line.with_changes(indent=False)
              if line.comment is None and not line.whitespace.value else line
              for line in stmt.leading_lines]

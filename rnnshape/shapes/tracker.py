@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import libcst as cst
+from libcst import matchers
 
 from rnnshape import torch_api as api
 from rnnshape.shapes import ops
@@ -1205,15 +1206,9 @@ def _may_record_graph(model) -> bool:
 
 
 def _mentions(node, word: str) -> bool:
-    found = []
+    return bool(matchers.findall(node, matchers.Name(word)))
 
-    class Visitor(cst.CSTVisitor):
-        def visit_Name(self, name):
-            if name.value == word:
-                found.append(name)
 
-    node.visit(Visitor())
-    return bool(found)
 _CONVENTIONAL = {"nn": "torch.nn", "torch": "torch", "F": "torch.nn.functional"}
 _MISSING = object()
 
