@@ -442,8 +442,7 @@ def tracker_coverage(text: str, path: str) -> Counter | None:
         return None
 
 
-def check_project(project: Project, root: Path, settings, check_file, FileError,
-                  coverage: bool = False) -> Result:
+def check_project(project: Project, root: Path, check_file, coverage: bool = False) -> Result:
     result = Result(project)
     for path in python_files(root):
         rel = path.relative_to(root).as_posix()
@@ -459,12 +458,12 @@ def check_project(project: Project, root: Path, settings, check_file, FileError,
         result.dynamic += dynamic
         t0 = time.perf_counter()
         try:
-            diagnostics = check_file(str(path), settings)
-        except FileError as exc:
-            where = f":{exc.row}" if getattr(exc, "row", None) else ""
-            result.errors.append((rel + where, exc.message))
-            diagnostics = []
-        except Exception as exc:  # the runner should turn these into FileError; report it
+            checked = check_file(str(path))
+            diagnostics = checked.diagnostics
+            for exc in checked.errors:
+                where = f":{exc.row}" if getattr(exc, "row", None) else ""
+                result.errors.append((rel + where, exc.message))
+        except Exception as exc:  # the per-file job should turn these into errors; report it
             result.errors.append((rel, f"UNCAUGHT {type(exc).__name__}: {exc}"))
             diagnostics = []
         result.slowest.append((time.perf_counter() - t0, rel))
@@ -575,17 +574,15 @@ def main(argv=None) -> int:
         return 0
 
     sys.path.insert(0, str(REPO))
-    from rnnshape.api import Settings
-    from rnnshape.diagnostic import FileError
-    from rnnshape.runner import check_file
+    from rnnshape.config import Config
+    from rnnshape.per_file import FileJob
 
     print(f"rnnshape {_revision()}", flush=True)
-    settings = Settings()
+    check_file = FileJob(Config())
     results = []
     for p in projects:
         print(f"[check] {p.name} ({roots[p.name]})", flush=True)
-        results.append(check_project(p, roots[p.name], settings, check_file, FileError,
-                                     coverage=args.coverage))
+        results.append(check_project(p, roots[p.name], check_file, coverage=args.coverage))
 
     print()
     print_table(results)

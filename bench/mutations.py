@@ -41,7 +41,7 @@ def flipped(call):
     """The constructor call with its batch_first flipped."""
     import libcst
 
-    from rnnshape.fixes import set_keyword
+    from rnnshape.fixkit import set_keyword
     current = next((arg.value for arg in call.args
                     if arg.keyword is not None and arg.keyword.value == "batch_first"), None)
     value = "False" if getattr(current, "value", None) == "True" else "True"

@@ -1,49 +1,74 @@
-"""The library entry points: check a source text, get diagnostics (never raises on bad input)."""
+"""The library entry points: analyse a source text, turn findings into diagnostics, and fix.
+
+    analysis = analyze(text, "model.py")               # None: nothing any rule looks at
+    diagnostics = check_source(text, "model.py")       # sorted, with each finding's fix
+    result = fix_source(text, "model.py", options=FixOptions(batch_first=True))
+
+``# noqa`` is applied once, in ``analyze``: a suppressed finding is neither reported nor
+fixed.  A rule whose own code raises does not take the file down: its error is kept in
+``errors`` next to what the other rules found.
+"""
 from __future__ import annotations
 
 import ast
 import functools
-import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Collection, Optional
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from rnnshape.prefilter import may_matter, tree_may_matter
 from rnnshape.diagnostic import Diagnostic, FileError, TraceLine
-from rnnshape.rules import Context, Finding, all_rules
+from rnnshape.fixes import (RuleFailure, apply_changes, as_fix, choose, plan_for, span,
+                            still_parses)
+from rnnshape.fixkit import UNSAFE, FixContext, FixOptions, Plan
+from rnnshape.prefilter import may_matter, tree_may_matter
+from rnnshape.rules import REGISTRY, Context, Finding, all_rules
 from rnnshape.rules.base import one_line
-from rnnshape.shapes.tracker import Tracker
+from rnnshape.shapes.interp import Interpreter
+from rnnshape.suppress import is_suppressed, noqa_map
 
+MAX_ROUNDS = 8  # fix rounds per file: each applies what does not overlap, then re-checks
 
-
-@dataclass
-class Settings:
-    select: Optional[set[str]] = None  # None: all rules
-    ignore: set[str] = field(default_factory=set)
-
-    def enabled(self, code: str) -> bool:
-        if code in self.ignore or any(code.startswith(p) for p in self.ignore):
-            return False
-        if self.select is None:
-            return True
-        return code in self.select or any(code.startswith(p) for p in self.select)
+__all__ = ["Analysis", "FixOptions", "FixResult", "analyze", "check_source", "diagnostics_of",
+           "fix_source", "parse"]
 
 
 @dataclass
 class Analysis:
     module: cst.Module
     facts: object
-    findings: list[Finding]
+    findings: list[Finding]  # what ``check`` reports: suppressed ones are already gone
     scope: dict = field(default_factory=dict)  # module-level names -> tracker values
+    errors: list[str] = field(default_factory=list)  # rules whose own code failed
+    plans: dict = field(default_factory=dict)  # (id(finding), options) -> its plan
+    contexts: dict = field(default_factory=dict)  # options -> FixContext (parents resolved once)
 
     @functools.cached_property
     def positions(self):
         # Resolved on first use: LibCST computes positions by generating the whole file's code,
         # which costs more than parsing it, and a file without findings never needs them.
         return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+    def row(self, finding: Finding) -> int:
+        return self.positions[finding.anchor or finding.node].start.line
+
+    def fix_context(self, options: FixOptions) -> FixContext:
+        if options not in self.contexts:
+            self.contexts[options] = FixContext(self.module, self.facts, self.positions, options)
+        return self.contexts[options]
+
+    def plan(self, finding: Finding, options: FixOptions) -> Optional[Plan]:
+        key = (id(finding), options)
+        if key not in self.plans:
+            try:
+                self.plans[key] = plan_for(finding, self.fix_context(options))
+            except RuleFailure as exc:
+                self.errors.append(str(exc))
+                self.plans[key] = None
+        return self.plans[key]
 
 
 def parse(text: str, filename: str) -> cst.Module:
@@ -93,8 +118,9 @@ def _syntax_error(text: str, filename: str, exc: cst.ParserSyntaxError) -> FileE
     return FileError(filename, f"syntax error: {message}", exc.editor_line)
 
 
-def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Optional[Analysis]:
-    settings = settings or Settings()
+def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None) -> Optional[Analysis]:
+    """Facts and findings of one program (``codes``: the rules to run, None for all), or None
+    when no rule can fire on it.  Raises FileError when it does not parse."""
     # Python's own parser first: several times faster than LibCST, it makes sure a broken
     # file is not passed as clean, and it refuses the deep nesting that overflows the stack
     # of LibCST's native parser (a crash no exception handler could catch).
@@ -105,43 +131,37 @@ def analyze(text: str, filename: str, settings: Optional[Settings] = None) -> Op
     module = parse(text, filename)
     if not relevant:
         return None
-    tracker = Tracker(module)
-    facts = tracker.run()
+    interpreter = Interpreter(module)
+    facts = interpreter.run()
+    analysis = Analysis(module, facts, [], interpreter.module_scope.vars)
     ctx = Context(module, facts)
-    findings = []
     for rule in all_rules():
-        if settings.enabled(rule.code):
-            findings.extend(rule.check(ctx))
-    return Analysis(module, facts, findings, tracker.module_scope.vars)
+        if codes is None or rule.code in codes:
+            try:
+                analysis.findings.extend(rule.check(ctx))
+            except (RecursionError, MemoryError):
+                raise
+            except Exception as exc:
+                analysis.errors.append(str(RuleFailure(rule.code, "checking", exc)))
+    if analysis.findings:  # tokenizing for comments costs more than the rare finding
+        noqa = noqa_map(text)
+        analysis.findings = [f for f in analysis.findings
+                             if not is_suppressed(analysis.row(f), f.code, noqa)]
+    return analysis
 
 
-def check_source(text: str, filename: str = "<string>", settings: Optional[Settings] = None,
-                 batch_first: bool = False, edits: bool = True) -> list[Diagnostic]:
-    """Diagnostics for one file's text, sorted by position.  Raises FileError on bad input.
+def diagnostics_of(analysis: Optional[Analysis], text: str, filename: str,
+                   options: FixOptions = FixOptions(), edits: bool = True) -> list[Diagnostic]:
+    """The findings as diagnostics, each with the fix ``fix`` would apply under ``options``.
 
-    Each diagnostic carries the fix that ``fix`` would apply for it (with ``batch_first``
-    choosing the layout strategy); ``edits=False`` leaves out its edits, which cost a pass
-    over the tree for statement-level fixes and only machine-readable reports show.
-    """
-    analysis = analyze(text, filename, settings)
-    if analysis is None:
-        return []
-    return to_diagnostics(analysis, text, filename, batch_first, edits)
-
-
-def to_diagnostics(analysis: Analysis, text: str, filename: str,
-                   batch_first: bool = False, edits: bool = True) -> list[Diagnostic]:
-    from rnnshape.fixes import FixContext, Options, fix_of
-
-    if not analysis.findings:
+    ``edits=False`` leaves out each fix's edits, which cost a pass over the tree for
+    statement-level fixes and only machine-readable reports show."""
+    if analysis is None or not analysis.findings:
         return []  # and the positions are never computed
-    rules = {r.code: r for r in all_rules()}
-    fctx = FixContext(Context(analysis.module, analysis.facts), analysis.positions,
-                      Options(batch_first=batch_first))
     lines = text.splitlines()
     out: dict[tuple, Diagnostic] = {}
     for finding in analysis.findings:
-        rule = rules[finding.code]
+        rule = REGISTRY[finding.code]
         start = analysis.positions[finding.anchor or finding.node].start
         end = analysis.positions[finding.node].end
         key = (finding.code, start.line, start.column)
@@ -151,18 +171,101 @@ def to_diagnostics(analysis: Analysis, text: str, filename: str,
             code=finding.code, name=rule.name, message=finding.message, severity=rule.severity,
             filename=filename, row=start.line, column=start.column + 1,
             end_row=end.line, end_column=end.column + 1,
-            trace=[trace_line(analysis, step) for step in finding.trace],
-            fix=fix_of(finding, fctx, text, edits),
+            trace=[_trace_line(analysis, step) for step in finding.trace],
+            fix=_fix_of(analysis, finding, options, text, edits),
             source_line=lines[start.line - 1] if start.line - 1 < len(lines) else "",
         )
     return sorted(out.values(), key=lambda d: (d.row, d.column, d.code))
 
 
-def trace_line(analysis: Analysis, step) -> TraceLine:
-    text = analysis.module.code_for_node(step.node)
-    text = one_line(text)
+def _fix_of(analysis: Analysis, finding: Finding, options: FixOptions, text: str, edits: bool):
+    plan = analysis.plan(finding, options)
+    if plan is None:
+        return None
+    try:
+        return as_fix(plan, analysis.fix_context(options), text, edits)
+    except (RecursionError, MemoryError):
+        raise
+    except Exception as exc:  # a plan LibCST cannot lay out is the rule's bug
+        analysis.errors.append(str(RuleFailure(finding.code, "fixing", exc)))
+        return None
+
+
+def _trace_line(analysis: Analysis, step) -> TraceLine:
+    text = one_line(analysis.module.code_for_node(step.node))
     if len(text) > 60:
         text = text[:57] + "..."
     shape = str(step.shape) if step.shape is not None else step.note
-    row = analysis.positions[step.node].start.line
-    return TraceLine(row=row, text=text, shape=shape)
+    return TraceLine(row=analysis.positions[step.node].start.line, text=text, shape=shape)
+
+
+def check_source(text: str, filename: str = "<string>", codes: Optional[Collection[str]] = None,
+                 batch_first: bool = False, edits: bool = True) -> list[Diagnostic]:
+    """Diagnostics for one file's text, sorted by position.  Raises FileError on bad input
+    and when a rule's own code failed (the library caller must not lose that silently)."""
+    analysis = analyze(text, filename, codes)
+    found = diagnostics_of(analysis, text, filename, FixOptions(batch_first=batch_first), edits)
+    if analysis is not None and analysis.errors:
+        raise FileError(filename, analysis.errors[0])
+    return found
+
+
+@dataclass
+class FixResult:
+    text: str
+    applied: Counter  # per code, the findings the fixes made go away
+    analysis: Optional[Analysis] = None  # of ``text``: what remains
+    errors: list[str] = field(default_factory=list)
+
+    def remaining(self, filename: str, options: FixOptions, edits: bool = True) -> list[Diagnostic]:
+        return diagnostics_of(self.analysis, self.text, filename, options, edits)
+
+
+def _counts(analysis: Optional[Analysis]) -> Counter:
+    if analysis is None:
+        return Counter()
+    seen = {(f.code, span(analysis.positions, f.anchor or f.node)[0]) for f in analysis.findings}
+    return Counter(code for code, _ in seen)
+
+
+def _round(analysis: Analysis, options: FixOptions) -> dict:
+    """The changes of one round: every applicable plan that does not overlap an earlier one."""
+    plans = []
+    for finding in sorted(analysis.findings, key=lambda f: span(analysis.positions, f.node)):
+        plan = analysis.plan(finding, options)
+        if plan is not None and (plan.applicability != UNSAFE or options.unsafe):
+            plans.append((finding, plan))
+    return choose(plans, analysis.positions)[0] if plans else {}
+
+
+def fix_source(text: str, filename: str, codes: Optional[Collection[str]] = None,
+               options: FixOptions = FixOptions()) -> FixResult:
+    """Apply fixes, re-check, and repeat until the file is stable.  Raises FileError if the
+    result would not parse (the caller then leaves the file as it was)."""
+    current = text
+    seen = {current}
+    analysis = analyze(current, filename, codes)
+    errors = list(analysis.errors) if analysis is not None else []
+    before = _counts(analysis)
+    for _ in range(MAX_ROUNDS):
+        if analysis is None or not analysis.findings:
+            break
+        changes = _round(analysis, options)
+        errors.extend(e for e in analysis.errors if e not in errors)
+        if not changes:
+            break
+        new = apply_changes(analysis.module, changes).code
+        if new == current or new in seen:
+            break  # nothing changed, or we are going round in circles: stop where we are
+        try:
+            analysis = analyze(new, filename, codes)
+        except FileError:
+            raise FileError(filename, "a fix produced code that does not parse; file left unchanged")
+        seen.add(new)
+        current = new
+    if current != text and not still_parses(text, current):
+        raise FileError(filename, "a fix produced code that does not parse; file left unchanged")
+    after = _counts(analysis) if current != text else before
+    applied = Counter({code: n - after.get(code, 0) for code, n in before.items()
+                       if n - after.get(code, 0) > 0})
+    return FixResult(current, applied, analysis, errors)

@@ -1,4 +1,4 @@
-"""Command line: argument parsing, commands and exit codes.  The work happens in api/runner."""
+"""Command line: argument parsing and exit codes.  Each command lives in ``commands/``."""
 from __future__ import annotations
 
 import argparse
@@ -96,17 +96,18 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def _dispatch(args) -> int:
+    # Each command is imported when it runs: ``check`` never pays for verify's or fix's code.
     if args.command == "verify":
-        from rnnshape.verify_command import run_verify
+        from rnnshape.commands.verify import run_verify
         return run_verify(args)
     if args.command == "fix":
-        from rnnshape.fix_runner import run_fix
+        from rnnshape.commands.fix import run_fix
         return run_fix(args)
     if args.command == "check":
-        from rnnshape.runner import run_check
+        from rnnshape.commands.check import run_check
         return run_check(args)
     if args.command == "rule":
-        from rnnshape.rule_docs import run_rule
+        from rnnshape.commands.rule import run_rule
         return run_rule(args)
     return EXIT_ERROR
 

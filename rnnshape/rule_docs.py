@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from rnnshape.rules import REGISTRY, Rule, all_rules
-from rnnshape.rules.base import strip_marker
+from rnnshape.rules import Rule, all_rules
 
 
 def rule_markdown(rule: Rule, level: int = 2) -> str:
@@ -13,19 +12,15 @@ def rule_markdown(rule: Rule, level: int = 2) -> str:
              f"*{rule.summary}.* Severity: {rule.severity}.", "",
              f"{h}# What it finds", "", rule.what, "",
              f"{h}# Why it matters", "", rule.why, ""]
-    fixed = tuple(getattr(rule, "fixed", ()) or ())
     several = len(rule.invalid) > 1
-    # Each example is followed by its fixed version (``fixed`` runs parallel to ``invalid``,
-    # None where the fixer leaves that example alone), so the reader sees the pair together.
+    # Each example is followed by its fixed version, so the reader sees the pair together.
     for i, example in enumerate(rule.invalid):
-        source, _ = strip_marker(example)
         title = f"Example {i + 1}" if several else "Example"
-        parts += [f"{h}# {title}", "", "```python", source.rstrip(), "```", ""]
-        after = fixed[i] if i < len(fixed) else None
-        if after is not None:
+        parts += [f"{h}# {title}", "", "```python", example.clean.rstrip(), "```", ""]
+        if example.fixed is not None:
             title = f"Fixed (example {i + 1})" if several else "Fixed"
-            parts += [f"{h}# {title}", "", "```python", after.rstrip(), "```", ""]
-    if not any(f is not None for f in fixed) and rule.valid:
+            parts += [f"{h}# {title}", "", "```python", example.fixed.rstrip(), "```", ""]
+    if all(example.fixed is None for example in rule.invalid) and rule.valid:
         parts += [f"{h}# Correct", "", "```python", rule.valid[0].rstrip(), "```", ""]
     parts += [f"{h}# Fix", "", rule.fix_note, ""]
     return "\n".join(parts)
@@ -46,19 +41,6 @@ def rules_page() -> str:
     for rule in all_rules():
         parts.append(rule_markdown(rule))
     return "\n".join(parts).rstrip() + "\n"
-
-
-def run_rule(args) -> int:
-    all_rules()
-    if args.all or not args.code:
-        print(rules_table())
-        return 0
-    rule = REGISTRY.get(args.code.upper())
-    if rule is None:
-        print(f"rnnshape: error: unknown rule {args.code}", file=sys.stderr)
-        return 2
-    print(rule_markdown(rule, level=1))
-    return 0
 
 
 if __name__ == "__main__":

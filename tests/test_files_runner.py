@@ -9,14 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from rnnshape.api import Settings
 from rnnshape.cache import Cache
+from rnnshape.commands.check import check_paths as _check_paths
+from rnnshape.config import Config
 from rnnshape.files import discover
-from rnnshape.runner import check_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 BUG = ROOT / "examples" / "seed" / "onehot_lstm_bug.py"
 SWAP = "import torch\nlstm = torch.nn.LSTM(4, 8)\nout, h = lstm(torch.zeros(3, 4, 5))\n"
+
+
+def check_paths(paths, jobs=1, cache=None):
+    """(path, diagnostics or the file's error) for each file, as a report lists them."""
+    return [(r.path, r.errors[0] if r.errors else r.diagnostics)
+            for r in _check_paths(paths, Config(), jobs, cache)]
 
 
 def _cli(*args, cwd, stdin=None):
@@ -92,8 +98,8 @@ def _tree(tmp_path, count):
 
 def test_parallel_results_in_input_order(tmp_path):
     _tree(tmp_path, 40)
-    serial = list(check_paths([str(tmp_path)], Settings(), jobs=1))
-    parallel = list(check_paths([str(tmp_path)], Settings(), jobs=2))
+    serial = check_paths([str(tmp_path)], jobs=1)
+    parallel = check_paths([str(tmp_path)], jobs=2)
     assert [p for p, _ in parallel] == [p for p, _ in serial] == sorted(p for p, _ in serial)
     flat = lambda results: [(p, str(r)) if not isinstance(r, list) else  # noqa: E731
                             (p, [(d.code, d.row) for d in r]) for p, r in results]
@@ -104,27 +110,26 @@ def test_parallel_results_in_input_order(tmp_path):
 
 def test_cache_hits_and_invalidation(tmp_path):
     _tree(tmp_path, 20)
-    cache = Cache(str(tmp_path / ".cache"), "k")
-    cold = list(check_paths([str(tmp_path)], Settings(), 1, cache))
+    cache = Cache(str(tmp_path / ".cache"))
+    cold = check_paths([str(tmp_path)], 1, cache)
     entries = list((tmp_path / ".cache").rglob("*.json"))
     assert len(entries) == 20  # syntax errors are remembered too
-    warm = list(check_paths([str(tmp_path)], Settings(), 1, cache))
+    warm = check_paths([str(tmp_path)], 1, cache)
     assert [(p, str(r)) for p, r in warm] == [(p, str(r)) for p, r in cold]
     target = tmp_path / "m003.py"
     target.write_text(SWAP.replace("torch.zeros(3, 4, 5)", "torch.zeros(3, 5, 4)"))
-    after = dict(check_paths([str(tmp_path)], Settings(), 1, cache))
+    after = dict(check_paths([str(tmp_path)], 1, cache))
     assert after[str(target)] == []  # the edit fixed it: served fresh, not from the cache
-    other = Cache(str(tmp_path / ".cache"), "other-settings")
-    assert other.get(other.key(str(target), target.read_bytes())) is None
+    assert cache.get(cache.key(str(target), target.read_bytes(), "other-settings")) is None
 
 
 def test_corrupt_cache_entry_is_a_miss(tmp_path):
     (tmp_path / "m.py").write_text(SWAP)
-    cache = Cache(str(tmp_path / ".cache"), "k")
-    list(check_paths([str(tmp_path / "m.py")], Settings(), 1, cache))
+    cache = Cache(str(tmp_path / ".cache"))
+    check_paths([str(tmp_path / "m.py")], 1, cache)
     [entry] = list((tmp_path / ".cache").rglob("*.json"))
     entry.write_text("{not json")
-    [(_, result)] = list(check_paths([str(tmp_path / "m.py")], Settings(), 1, cache))
+    [(_, result)] = check_paths([str(tmp_path / "m.py")], 1, cache)
     assert [(d.code, d.row) for d in result] == [("RNN001", 3)]
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from rnnshape.api import Settings, check_source
-from rnnshape.fixes import Options, fix_text
+from rnnshape.api import FixOptions, check_source, fix_source
 from rnnshape.rules import all_rules
 from rnnshape.rules.base import strip_marker
 
@@ -21,37 +20,41 @@ SEED = ROOT / "examples" / "seed"
 
 
 def _fixed_cases():
+    # Every invalid example says what ``fix`` makes of it, with either strategy.
     for rule in all_rules():
-        for attr, batch_first in (("fixed", False), ("fixed_batch_first", True)):
-            expected = getattr(rule, attr, ())
-            for i, (invalid, fixed) in enumerate(zip(rule.invalid, expected)):
-                yield pytest.param(rule, invalid, fixed, batch_first, id=f"{rule.code}-{attr}-{i}")
+        for i, example in enumerate(rule.invalid):
+            for batch_first, fixed in ((False, example.fixed),
+                                       (True, example.fixed_batch_first or example.fixed)):
+                name = "fixed_batch_first" if batch_first else "fixed"
+                yield pytest.param(rule, example.source, fixed, batch_first,
+                                   id=f"{rule.code}-{name}-{i}")
 
 
 @pytest.mark.parametrize("rule,invalid,fixed,batch_first", list(_fixed_cases()))
 def test_rule_fixed_example(rule, invalid, fixed, batch_first):
     source, _ = strip_marker(invalid)
-    options = Options(batch_first=batch_first, unsafe=True)
-    result = fix_text(source, "example.py", Settings(select={rule.code}), options)
+    options = FixOptions(batch_first=batch_first, unsafe=True)
+    result = fix_source(source, "example.py", {rule.code}, options)
     if fixed is None:
         assert result.text == source
         return
     assert result.text == fixed
     assert [d.code for d in check_source(fixed) if d.code == rule.code] == []
-    again = fix_text(fixed, "example.py", Settings(), options)
+    again = fix_source(fixed, "example.py", options=options)
     assert again.text == fixed
 
 
 def test_every_rule_with_a_fix_has_fixed_examples():
     for rule in all_rules():
-        if hasattr(rule, "fix"):
-            assert len(getattr(rule, "fixed", ())) == len(rule.invalid), rule.code
-            assert any(f is not None for f in rule.fixed), rule.code
+        if rule.fixable:
+            assert any(example.fixed is not None for example in rule.invalid), rule.code
+        else:
+            assert all(example.fixed is None for example in rule.invalid), rule.code
 
 
 def _forecaster():
     rule = next(r for r in all_rules() if r.code == "RNN001")
-    return strip_marker(rule.invalid[3])[0]
+    return rule.invalid[3].clean
 
 
 def test_silent_swap_insert_is_unsafe_when_the_output_layout_is_used():
@@ -59,14 +62,14 @@ def test_silent_swap_insert_is_unsafe_when_the_output_layout_is_used():
     [diag] = [d for d in check_source(source) if d.code == "RNN001"]
     assert diag.fix.applicability == "unsafe"
     assert "line(s) 13" in diag.fix.message
-    assert fix_text(source, "f.py", Settings(), Options()).text == source
+    assert fix_source(source, "f.py").text == source
 
 
 def test_batch_first_rewrites_dependent_indexing_safely():
     source = _forecaster()
     [diag] = [d for d in check_source(source, batch_first=True) if d.code == "RNN001"]
     assert diag.fix.applicability == "safe"
-    result = fix_text(source, "f.py", Settings(), Options(batch_first=True))
+    result = fix_source(source, "f.py", options=FixOptions(batch_first=True))
     assert "nn.LSTM(n_features, hidden, batch_first=True)" in result.text
     assert "self.head(out[:, -1])" in result.text
     assert result.applied == {"RNN001": 1}
@@ -110,31 +113,31 @@ def unrelated( x ):
 np.random.seed(7)
 net = nn.GRU(3, 4)
 '''
-    result = fix_text(source, "f.py", Settings(), Options())
+    result = fix_source(source, "f.py")
     assert result.text == source.replace("np.random.seed(7)\n",
                                          "np.random.seed(7)\ntorch.manual_seed(7)\n")
 
 
 def test_fix_adds_import_torch_only_when_missing():
     source = "import numpy as np\nfrom torch import nn\n\nnp.random.seed(3)\nm = nn.GRU(2, 3)\n"
-    result = fix_text(source, "f.py", Settings(), Options())
+    result = fix_source(source, "f.py")
     assert result.text == ("import numpy as np\nfrom torch import nn\nimport torch\n\n"
                            "np.random.seed(3)\ntorch.manual_seed(3)\nm = nn.GRU(2, 3)\n")
     aliased = "import numpy as np\nimport torch as T\n\nnp.random.seed(3)\nx = T.randn(2)\n"
-    assert "np.random.seed(3)\nT.manual_seed(3)\n" in fix_text(aliased, "f.py", Settings(), Options()).text
+    assert "np.random.seed(3)\nT.manual_seed(3)\n" in fix_source(aliased, "f.py").text
 
 
 def test_numpy_fix_adds_cpu_when_the_file_moves_tensors():
     source = ("import torch\nimport torch.nn as nn\n\nnet = nn.Linear(4, 2).to('cuda')\n"
               "x = torch.zeros(3, 4).to('cuda')\nout = net(x).numpy()\n")
-    result = fix_text(source, "f.py", Settings(), Options())
+    result = fix_source(source, "f.py")
     assert result.text.endswith("out = net(x).detach().cpu().numpy()\n")
 
 
 def test_seed_fixed_versions_are_what_fix_produces():
     source = SEED.joinpath("onehot_lstm_bug.py").read_text()
-    permute = fix_text(source, "bug.py", Settings(), Options())
-    batch_first = fix_text(source, "bug.py", Settings(), Options(batch_first=True))
+    permute = fix_source(source, "bug.py")
+    batch_first = fix_source(source, "bug.py", options=FixOptions(batch_first=True))
     assert permute.text == SEED.joinpath("onehot_lstm_fixed_permute.py").read_text()
     assert batch_first.text == SEED.joinpath("onehot_lstm_fixed_batch_first.py").read_text()
     assert permute.applied == {"RNN001": 3, "RNN101": 1, "RNN103": 1}
@@ -209,11 +212,11 @@ def test_cli_fix_reports_what_remains(tmp_path):
 
 
 def test_unparseable_fix_result_leaves_file_untouched(tmp_path, monkeypatch):
-    from rnnshape import fix_runner
+    from rnnshape.commands.fix import run_fix
+    from rnnshape.fixkit import SAFE, Plan
     from rnnshape.rules.hygiene import UnseededTorch
 
     def broken(self, finding, fctx):
-        from rnnshape.fixes import SAFE, Plan
         return Plan(SAFE, "broken", {finding.node: cst.Name("(")})
 
     monkeypatch.setattr(UnseededTorch, "fix", broken)
@@ -221,7 +224,7 @@ def test_unparseable_fix_result_leaves_file_untouched(tmp_path, monkeypatch):
     original = "import numpy as np\nimport torch\n\nnp.random.seed(1)\nx = torch.randn(3)\n"
     target.write_text(original)
     args = fix_runner_args([str(target)])
-    assert fix_runner.run_fix(args) == 2
+    assert run_fix(args) == 2
     assert target.read_text() == original
 
 
@@ -252,10 +255,10 @@ def test_fix_keeps_bom_and_crlf(tmp_path):
 def test_fixed_examples_run_under_torch(tmp_path):
     pytest.importorskip("torch")
     import json
-    sources = {f"{rule.code}-{attr}-{i}": text
+    sources = {f"{rule.code}-{attr}-{i}": getattr(example, attr)
                for rule in all_rules()
                for attr in ("fixed", "fixed_batch_first")
-               for i, text in enumerate(getattr(rule, attr, ())) if text is not None}
+               for i, example in enumerate(rule.invalid) if getattr(example, attr) is not None}
     runner = tmp_path / "run_all.py"
     runner.write_text(
         "import json, sys, traceback\n"

@@ -295,8 +295,9 @@ def test_invalid_json_reports_its_line():
 
 
 def test_trace_steps_and_fix_edits_name_their_own_cells():
-    from rnnshape.api import Settings
-    from rnnshape.units import check_unit
+    from rnnshape.config import Config
+    from rnnshape.files import Source
+    from rnnshape.per_file import FileJob
 
     def code(source):
         return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
@@ -308,7 +309,8 @@ def test_trace_steps_and_fix_edits_name_their_own_cells():
                     {"cell_type": "markdown", "metadata": {}, "source": ["# Head"]},
                     code(["head = nn.Linear(16, 2)\n", "y = head(out)"])],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    [d] = check_unit("n.ipynb", json.dumps(nb), Settings(), edits=True)
+    job = FileJob(Config(), edits=True)
+    [d] = job.run("n.ipynb", Source(json.dumps(nb)), job.codes_for("n.ipynb")).diagnostics
     assert (d.code, d.cell, d.row) == ("RNN004", 3, 1)
     assert [(t.cell, t.row) for t in d.trace] == [(1, 5), (1, 5), (3, 2)]
     [edit] = d.fix.edits

@@ -14,8 +14,8 @@ def passes(text: str) -> bool:
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
 def test_every_invalid_example_passes_both_stages(rule):
-    for text in rule.invalid:
-        assert passes(text), rule.code
+    for example in rule.invalid:
+        assert passes(example.clean), rule.code
 
 
 @pytest.mark.parametrize("text", [

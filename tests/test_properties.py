@@ -8,7 +8,7 @@ the promises of DESIGN.md sections 4-5:
 
 * ``check_source`` never raises on a valid program, and on corrupted bytes (read through the
   CLI's ``decode_source``) raises nothing but ``FileError``;
-* ``fix_text`` output parses, is idempotent, equals the input when nothing was applied, and
+* ``fix_source`` output parses, is idempotent, equals the input when nothing was applied, and
   leaves everything outside its edits alone (byte for byte);
 * a layout finding (RNN001) that comes with a fix is gone after ``fix``, with either strategy.
 
@@ -28,11 +28,10 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import rnnshape.fixes as fixes_module  # noqa: E402
-from rnnshape.api import Settings, check_source  # noqa: E402
+import rnnshape.api as api_module  # noqa: E402
+from rnnshape.api import FixOptions, check_source, fix_source  # noqa: E402
 from rnnshape.diagnostic import FileError  # noqa: E402
 from rnnshape.files import decode_source  # noqa: E402
-from rnnshape.fixes import Options, fix_text  # noqa: E402
 
 # Sized so that the whole file runs in well under a minute on two cores.  ``deadline=None``:
 # the first call warms LibCST up, and shared CI machines are noisy.  ``database=None``: no
@@ -44,8 +43,8 @@ FAST = settings(max_examples=60 * SCALE, deadline=None, database=None,
 SLOW = settings(max_examples=35 * SCALE, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
-PERMUTE_STRATEGY = Options(batch_first=False, unsafe=True)
-BATCH_FIRST_STRATEGY = Options(batch_first=True, unsafe=True)
+PERMUTE_STRATEGY = FixOptions(batch_first=False, unsafe=True)
+BATCH_FIRST_STRATEGY = FixOptions(batch_first=True, unsafe=True)
 STRATEGIES = [PERMUTE_STRATEGY, BATCH_FIRST_STRATEGY]
 
 
@@ -493,19 +492,19 @@ def compiles(text: str) -> bool:
     return True
 
 
-def one_round(text: str, options: Options):
-    """``fix_text`` limited to one round of fixes, so that its changes can be compared with the
+def one_round(text: str, options: FixOptions):
+    """``fix_source`` limited to one round of fixes, so that its changes can be compared with the
     edits ``check_source`` reports for the original text."""
-    saved = fixes_module.MAX_ROUNDS
-    fixes_module.MAX_ROUNDS = 1
+    saved = api_module.MAX_ROUNDS
+    api_module.MAX_ROUNDS = 1
     try:
-        return fix_text(text, "gen.py", Settings(), options)
+        return fix_source(text, "gen.py", options=options)
     finally:
-        fixes_module.MAX_ROUNDS = saved
+        api_module.MAX_ROUNDS = saved
 
 
-def untouched_segments(text: str, diagnostics, options: Options) -> list[tuple[str, int, int]]:
-    """The runs of whole lines of ``text`` that no edit of a fix ``fix_text`` with ``options``
+def untouched_segments(text: str, diagnostics, options: FixOptions) -> list[tuple[str, int, int]]:
+    """The runs of whole lines of ``text`` that no edit of a fix ``fix_source`` with ``options``
     may apply touches, as (text, first row, last row); a pure insertion splits a run."""
     covered, cuts = set(), set()
     for diag in diagnostics:
@@ -590,15 +589,15 @@ def test_check_never_raises_on_valid_programs(program):
 
 
 @SLOW
-@given(programs(), st.sampled_from(STRATEGIES + [Options()]))
+@given(programs(), st.sampled_from(STRATEGIES + [FixOptions()]))
 def test_fix_output_parses_is_idempotent_and_noop_when_nothing_applied(program, options):
     note(program.text)
-    result = fix_text(program.text, "gen.py", Settings(), options)  # a valid program: no FileError
+    result = fix_source(program.text, "gen.py", options=options)  # a valid program: no FileError
     note(result.text)
     assert compiles(result.text)
     if not result.applied:
         assert result.text == program.text
-    again = fix_text(result.text, "gen.py", Settings(), options)
+    again = fix_source(result.text, "gen.py", options=options)
     assert again.text == result.text, "a second fix changed the fixed file"
     assert not again.applied
 
@@ -622,7 +621,7 @@ def test_fix_keeps_standalone_comments_and_untouched_lines(program, options):
     """Over all rounds: the standalone comment lines stay, in order (a wrapped region may
     re-indent them), and every line ending of the file is kept."""
     note(program.text)
-    result = fix_text(program.text, "gen.py", Settings(), options)
+    result = fix_source(program.text, "gen.py", options=options)
     note(result.text)
     assert stripped_subsequence(program.comment_lines, result.text.splitlines())
     if "\r\n" in program.text:
@@ -639,7 +638,7 @@ def test_layout_findings_with_fixes_are_gone_after_fix(program, options):
     layout = [d for d in diagnostics if d.code == "RNN001"]
     assume(layout and all(d.fix is not None for d in layout))
     note(program.text)
-    result = fix_text(program.text, "gen.py", Settings(), options)
+    result = fix_source(program.text, "gen.py", options=options)
     note(result.text)
     after = [(d.row, d.message) for d in check_source(result.text, "gen.py") if d.code == "RNN001"]
     assert not after
@@ -763,6 +762,6 @@ def test_checking_a_file_emits_no_python_warnings():
 def test_no_grad_wrap_adds_no_trailing_whitespace():
     text = ("import torch\nimport torch.nn as nn\n\nrnn = nn.LSTM(1, 1)\nx = torch.zeros((1, 1))\n"
             "rnn.eval()\npred, _ = rnn(x)\n\nprint(pred)\n")
-    result = fix_text(text, "gen.py", Settings(), Options())
+    result = fix_source(text, "gen.py")
     assert result.applied == {"RNN101": 1}
     assert [line for line in result.text.splitlines() if line != line.rstrip()] == []

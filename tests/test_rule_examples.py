@@ -12,7 +12,7 @@ import pytest
 
 from rnnshape.api import check_source
 from rnnshape.rule_docs import rules_page
-from rnnshape.rules import REGISTRY, all_rules
+from rnnshape.rules import REGISTRY, Invalid, all_rules
 from rnnshape.rules.base import MARKER, strip_marker
 
 RULES = all_rules()
@@ -21,8 +21,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 
 def _cases(kind: str):
     for rule in RULES:
-        for i, example in enumerate(getattr(rule, kind, ()) or ()):
-            yield pytest.param(rule, i, example, id=f"{rule.code}-{kind}-{i}")
+        for i, example in enumerate(getattr(rule, kind)):
+            source = example.source if kind == "invalid" else example
+            yield pytest.param(rule, i, source, id=f"{rule.code}-{kind}-{i}")
 
 
 def _show(diagnostics) -> str:
@@ -54,6 +55,12 @@ def test_invalid_example_reports_marked_rows(rule, index, source):
 
 
 # Fixed examples are compared with the fixer's output in tests/test_fixes.py.
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
+def test_examples_are_declared_as_such(rule):
+    assert all(isinstance(v, str) for v in rule.valid)
+    assert all(isinstance(i, Invalid) for i in rule.invalid)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])

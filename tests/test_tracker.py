@@ -10,8 +10,7 @@ import libcst as cst
 import pytest
 
 from rnnshape.api import check_source
-from rnnshape.shapes import tracker as tracker_module
-from rnnshape.shapes.tracker import Tracker
+from rnnshape.shapes.interp import Interpreter as Tracker
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "seed"
 
@@ -1474,7 +1473,7 @@ def test_cut_short_run_drops_facts_about_absence(monkeypatch):
            "y = model(torch.zeros(3, 2))\n" + filler +
            "y.sum().backward()\ntorch.manual_seed(0)\n")
     assert findings(src, {"RNN101", "RNN103"}) == []
-    monkeypatch.setattr(tracker_module, "MAX_STEPS", 200)
+    monkeypatch.setattr(Tracker, "max_steps", 200)
     facts = track(src)
     assert facts.truncated
     assert findings(src, {"RNN101", "RNN103"}) == []

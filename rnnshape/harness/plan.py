@@ -8,7 +8,7 @@ import libcst as cst
 
 from rnnshape.harness.bindings import Bindings
 from rnnshape.harness.extract import build_program, module_expression
-from rnnshape.rules.layout import complete
+from rnnshape.shapes.axes import complete
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim
 from rnnshape.shapes.values import InstV, IntV, Lit, ModV, TensorV
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from rnnshape.api import Analysis, Settings, analyze
-from rnnshape.diagnostic import FileError
+from rnnshape.api import Analysis, FixOptions, analyze, fix_source
 from rnnshape.files import read_source
-from rnnshape.fixes import Options, fix_text
 from rnnshape.harness.bindings import Bindings
 from rnnshape.harness.plan import Run, collect_dims, plan
-from rnnshape.rules.layout import layout_conflict
+from rnnshape.rules.layout_fix import LayoutData
+from rnnshape.shapes.axes import axes, layout_conflict
+from rnnshape.shapes.facts import LayerCall
 
 SHAPE_CODES = {"RNN001", "RNN002", "RNN004"}
 
@@ -80,6 +80,13 @@ def _runs_for(finding, analysis: Analysis, runs: list[Run]) -> list[Run]:
             or r.call in nodes]
 
 
+def _call_of(finding):
+    """The recurrent call (RNN001) or layer call (RNN004) a shape finding is about."""
+    if isinstance(finding.data, LayoutData):
+        return finding.data.call
+    return finding.data if isinstance(finding.data, LayerCall) else None
+
+
 def _attribute(label: str) -> str:
     return label.split(".", 1)[1] if label.startswith("self.") else label
 
@@ -91,7 +98,7 @@ def _hooks_for(result: dict, module_label: str, is_top_level: bool) -> list[dict
 
 def _describe_swap(call, runtime: list[int], bindings: Bindings) -> str:
     batch_first = bool(call.module.flag("batch_first"))
-    pos = 0 if batch_first else 1
+    pos = axes(batch_first).batch
     dims = call.shape.dims
     value = runtime[pos]
     for dim in dims:
@@ -116,7 +123,7 @@ def judge_original(analysis: Analysis, runs: list[Run], results: dict, bindings:
         if finding.code not in SHAPE_CODES:
             continue
         related = _runs_for(finding, analysis, runs)
-        call = finding.data.get("call")
+        call = _call_of(finding)
         if call is not None and hasattr(call, "shape"):
             verdict.static_shape = _static(call.shape, bindings)
         if not related:
@@ -222,16 +229,15 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
     started = time.perf_counter()
     report = Report(path)
     text = read_source(path)
-    settings = Settings()
-    analysis = analyze(text, path, settings)
+    analysis = analyze(text, path)
     if analysis is None or not analysis.facts.model_calls and not analysis.findings:
         report.seconds = time.perf_counter() - started
         return report
     analyses = {"original": analysis}
     if fixed:
         for name, strategy in (("fixed", batch_first), ("other", not batch_first)):
-            new = fix_text(text, path, settings, Options(batch_first=strategy, unsafe=True)).text
-            fixed_analysis = analyze(new, path, settings)
+            new = fix_source(text, path, options=FixOptions(batch_first=strategy, unsafe=True)).text
+            fixed_analysis = analyze(new, path)
             if fixed_analysis is not None:
                 analyses[name] = fixed_analysis
     dims = []

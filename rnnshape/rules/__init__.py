@@ -1,4 +1,13 @@
-"""Rules: one module per family.  Importing ``all_rules`` registers them all."""
-from rnnshape.rules.base import REGISTRY, Context, Finding, Rule, all_rules
+"""Rules: one module per family, each rule registering itself by subclassing ``Rule``."""
+from rnnshape.rules import heads, hygiene, layout, outputs, packing, states, training
+from rnnshape.rules.base import REGISTRY, Context, Finding, Invalid, Rule
 
-__all__ = ["REGISTRY", "Context", "Finding", "Rule", "all_rules"]
+FAMILIES = (heads, hygiene, layout, outputs, packing, states, training)
+
+
+def all_rules() -> list[Rule]:
+    """Every rule, in code order (the docs page and ``rule --all`` list them so)."""
+    return [REGISTRY[code] for code in sorted(REGISTRY)]
+
+
+__all__ = ["REGISTRY", "Context", "Finding", "Invalid", "Rule", "all_rules"]

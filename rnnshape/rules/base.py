@@ -1,16 +1,19 @@
-"""What a rule is: metadata, its documentation, its examples, and a check over the facts.
+"""What a rule is: metadata, its documentation, its examples, a check over the facts and,
+where it can, a fix.
 
 Rules register themselves by subclassing; there is no hand-kept list.  The examples are
-the rule's tests and the source of its documentation page.
+the rule's tests and the source of its documentation page: each invalid example carries the
+text ``fix`` makes of it (and ``fix --batch-first``, where that differs), or says it has none.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import ClassVar, Iterable, Optional
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterable, Optional
 
 import libcst as cst
 
+from rnnshape.fixkit import FixContext, Plan
 from rnnshape.shapes.facts import Facts, Step
 
 # Invalid examples mark the line that must be reported with this trailing comment.
@@ -24,7 +27,29 @@ class Finding:
     message: str
     trace: tuple[Step, ...] = ()
     anchor: Optional[cst.CSTNode] = None  # a tighter start than ``node`` (e.g. ``.numpy``)
-    data: dict = field(default_factory=dict)  # what a fix needs to know
+    # What the rule's fix needs: a fact, or a small dataclass of the rule's family.
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An example the rule must report, on the rows marked ``# <- here``.
+
+    ``fixed``: the text ``fix --unsafe-fixes`` makes of it, or None when no fix applies.
+    ``fixed_batch_first``: the text with ``--batch-first`` too, when it differs from ``fixed``.
+    """
+
+    source: str
+    fixed: Optional[str]
+    fixed_batch_first: Optional[str] = None
+
+    @property
+    def clean(self) -> str:
+        return strip_marker(self.source)[0]
+
+    @property
+    def rows(self) -> list[int]:
+        return strip_marker(self.source)[1]
 
 
 @dataclass
@@ -57,7 +82,7 @@ class Rule:
     why: ClassVar[str]
     fix_note: ClassVar[str] = "No automatic fix."
     valid: ClassVar[tuple[str, ...]] = ()
-    invalid: ClassVar[tuple[str, ...]] = ()
+    invalid: ClassVar[tuple[Invalid, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -68,6 +93,14 @@ class Rule:
 
     def check(self, ctx: Context) -> Iterable[Finding]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        """The edits that correct ``finding``, or None when the rule cannot prove any."""
+        return None
+
+    @property
+    def fixable(self) -> bool:
+        return type(self).fix is not Rule.fix
 
     def finding(self, node, message, trace=(), **kw) -> Finding:
         return Finding(self.code, node, message, tuple(trace), **kw)
@@ -84,9 +117,3 @@ def strip_marker(source: str) -> tuple[str, list[int]]:
             line = body + ("\n" if line.endswith("\n") else "")
         lines.append(line)
     return "".join(lines), rows
-
-
-def all_rules() -> list[Rule]:
-    from rnnshape.rules import (heads, hygiene, layout, outputs, packing,  # noqa: F401
-                                states, training)  # registration
-    return [REGISTRY[code] for code in sorted(REGISTRY)]

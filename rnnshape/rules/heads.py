@@ -1,7 +1,13 @@
 """Head rules: layers fed by a recurrent module's output."""
 from __future__ import annotations
 
-from rnnshape.rules.base import Context, Rule
+from typing import Optional
+
+import libcst as cst
+
+from rnnshape.fixkit import SAFE, FixContext, Plan, argument, doubled
+from rnnshape.rules.base import Context, Finding, Invalid, Rule
+from rnnshape.shapes.facts import LayerCall
 
 
 class HeadSizeMismatch(Rule):
@@ -35,7 +41,8 @@ class Classifier(nn.Module):
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 
@@ -50,10 +57,7 @@ class Classifier(nn.Module):
         out, _ = self.rnn(self.emb(tokens))
         return self.fc(out[:, -1, :])
 """,
-    )
-
-    fixed = (
-        """import torch
+            fixed="""import torch
 import torch.nn as nn
 
 
@@ -68,38 +72,32 @@ class Classifier(nn.Module):
         out, _ = self.rnn(self.emb(tokens))
         return self.fc(out[:, -1, :])
 """,
+        ),
     )
 
-    def fix(self, finding, fctx):
-        import libcst as cst
-        from rnnshape.fixes import SAFE, Plan
-
-        call = finding.data["call"]
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        call: LayerCall = finding.data
         layer, source = call.layer, call.source
         ctor = layer.node
-        arg = _argument(ctor, 0, "in_features") if ctor is not None else None
+        arg = argument(ctor, 0, "in_features") if ctor is not None else None
         if arg is None or source.node is None:
             return None
         if source.kind == "LSTM" and source.dim("proj_size").value:
-            size_node = _argument(source.node, 8, "proj_size")
+            size_node = argument(source.node, 8, "proj_size")
         else:
-            size_node = _argument(source.node, 1, "hidden_size")
+            size_node = argument(source.node, 1, "hidden_size")
         dirs = source.directions
         if size_node is None or dirs is None:
             return None
-        size_text = fctx.text(size_node)
-        if not _same_scope(fctx, ctor, source.node) and not isinstance(size_node, cst.Integer):
+        if not isinstance(size_node, cst.Integer) and fctx.scope_of(ctor) is not fctx.scope_of(source.node):
             return None  # the module's own expression may mean something else where the layer is built
         if isinstance(size_node, cst.Integer):
             new_text = str(int(size_node.value) * dirs)
         elif dirs == 1:
-            new_text = size_text
+            new_text = fctx.text(size_node)
         else:
-            operand = size_text if isinstance(size_node, (cst.Name, cst.Attribute, cst.Call,
-                                                          cst.Subscript)) else f"({size_text})"
-            new_text = f"2 * {operand}"
-        new = cst.parse_expression(new_text)
-        return Plan(SAFE, f"in_features = {new_text}", {arg: new})
+            new_text = doubled(size_node, fctx.text(size_node))
+        return Plan(SAFE, f"in_features = {new_text}", {arg: cst.parse_expression(new_text)})
 
     def check(self, ctx: Context):
         seen = set()
@@ -122,26 +120,5 @@ class Classifier(nn.Module):
             src_label = source.label or source.kind
             message = (f"`{label}` has in_features={in_features} but is fed `{src_label}` output "
                        f"with {last} features{why}")
-            yield self.finding(node, message, call.trace, data={"call": call})
+            yield self.finding(node, message, call.trace, data=call)
 
-
-def _argument(call, index: int, keyword: str):
-    """The value node of a call's argument, by keyword or position."""
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    if index < len(positional):
-        return positional[index].value
-    return None
-
-
-def _same_scope(fctx, a, b) -> bool:
-    import libcst as cst
-
-    def scope(node):
-        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Module)):
-            node = fctx.parent(node)
-        return node
-
-    return scope(a) is scope(b)

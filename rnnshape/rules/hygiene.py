@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import re
+from typing import Optional
+
+import libcst as cst
 
 from rnnshape import torch_api as api
-from rnnshape.rules.base import Context, Rule
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, graft
+from rnnshape.rules.base import Context, Finding, Invalid, Rule
+from rnnshape.shapes.facts import EvalRegion, SeedCall
 
 
 class EvalWithoutNoGrad(Rule):
@@ -49,7 +54,8 @@ def evaluate(model, batches):
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 
 
 def evaluate(model, batches):
@@ -60,10 +66,7 @@ def evaluate(model, batches):
         total += y.sum().item()
     return total
 """,
-    )
-
-    fixed = (
-        """import torch
+            fixed="""import torch
 
 
 def evaluate(model, batches):
@@ -75,13 +78,11 @@ def evaluate(model, batches):
             total += y.sum().item()
         return total
 """,
+        ),
     )
 
-    def fix(self, finding, fctx):
-        import libcst as cst
-        from rnnshape.fixes import SAFE, Plan
-
-        region = finding.data["region"]
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        region: EvalRegion = finding.data
         eval_stmt = fctx.statement_of(region.eval_node)
         block = fctx.parent(eval_stmt)
         if block is None or not hasattr(block, "body"):
@@ -96,7 +97,7 @@ def evaluate(model, batches):
         stmts = body[start:end]
         if not stmts:
             return None
-        torch_name, needs_import = fctx.torch_name()
+        torch_name, _ = fctx.torch_name()
         first = stmts[0]
         inner = [first.with_changes(leading_lines=())] + stmts[1:]
         if isinstance(block, cst.Module):
@@ -110,11 +111,9 @@ def evaluate(model, batches):
         changes = {first: wrapped}
         for stmt in stmts[1:]:
             changes[stmt] = cst.RemovalSentinel.REMOVE
-        if needs_import:
-            extra = fctx.import_torch_change()
-            if any(node in changes for node in extra):
-                return None
-            changes.update(extra)
+        changes = fctx.with_torch_import(changes)
+        if changes is None:
+            return None
         return Plan(SAFE, f"wrap lines {fctx.row(first)}-{fctx.positions[stmts[-1]].end.line} "
                           f"in `with {torch_name}.no_grad():`", changes)
 
@@ -133,7 +132,7 @@ def evaluate(model, batches):
             message = (f"`{ctx.text(region.first_call.func)}(...)` runs after "
                        f"`{region.receiver}.eval()` without `torch.no_grad()`: autograd still "
                        "records every operation")
-            yield self.finding(region.first_call, message, data={"region": region})
+            yield self.finding(region.first_call, message, data=region)
 
 
 class NumpyWithoutDetach(Rule):
@@ -158,36 +157,30 @@ with torch.no_grad():
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 net = nn.Linear(4, 2)
 out = net(torch.zeros(3, 4)).numpy()  # <- here
 """,
-    )
-
-    fixed = (
-        """import torch
+            fixed="""import torch
 import torch.nn as nn
 
 net = nn.Linear(4, 2)
 out = net(torch.zeros(3, 4)).detach().numpy()
 """,
+        ),
     )
 
-    def fix(self, finding, fctx):
-        import libcst as cst
-        from rnnshape.fixes import SAFE, Plan
-
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
         node = finding.node
         receiver = node.func.value
         chain = "detach()"
         receiver_text = fctx.text(receiver)
         if fctx.facts.moves_to_device and ".cpu()" not in receiver_text:
             chain = "detach().cpu()"
-        new_receiver = cst.parse_expression(f"_.{chain}")
-        # graft the original receiver in place of the placeholder, keeping its formatting
-        new_receiver = _replace_placeholder(new_receiver, receiver)
+        new_receiver = graft(f"_.{chain}", receiver)
         return Plan(SAFE, f"insert `.{chain}` before `.numpy()`",
                     {node: node.with_changes(func=node.func.with_changes(value=new_receiver))})
 
@@ -234,29 +227,25 @@ configs = sorted(range(10), key=lambda _: random.random())
 """,
     )
     invalid = (
-        """import numpy as np
+        Invalid(
+            """import numpy as np
 import torch
 
 np.random.seed(42)  # <- here
 model = torch.nn.LSTM(8, 16)
 """,
-    )
-
-    fixed = (
-        """import numpy as np
+            fixed="""import numpy as np
 import torch
 
 np.random.seed(42)
 torch.manual_seed(42)
 model = torch.nn.LSTM(8, 16)
 """,
+        ),
     )
 
-    def fix(self, finding, fctx):
-        import libcst as cst
-        from rnnshape.fixes import SAFE, UNSAFE, Plan
-
-        seed = finding.data["seed"]
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        seed: SeedCall = finding.data
         if seed.seed is None or "\n" in seed.seed:
             return None
         # Safe where the argument is a plain number or constant of a script; in a seeding
@@ -265,14 +254,11 @@ model = torch.nn.LSTM(8, 16)
         stmt = fctx.statement_of(seed.node)
         if not isinstance(stmt, cst.SimpleStatementLine):
             return None
-        torch_name, needs_import = fctx.torch_name()
+        torch_name, _ = fctx.torch_name()
         new = cst.parse_statement(f"{torch_name}.manual_seed({seed.seed})\n")
-        changes = {stmt: cst.FlattenSentinel([stmt, new])}
-        if needs_import:
-            extra = fctx.import_torch_change()
-            if any(node in changes for node in extra):
-                return None
-            changes.update(extra)
+        changes = fctx.with_torch_import({stmt: cst.FlattenSentinel([stmt, new])})
+        if changes is None:
+            return None
         return Plan(SAFE if constant else UNSAFE, f"add `{torch_name}.manual_seed({seed.seed})`",
                     changes)
 
@@ -290,11 +276,10 @@ model = torch.nn.LSTM(8, 16)
             return  # the script itself never draws from torch; only functions it never calls do
         message = (f"`{ctx.text(first.node.func)}` is seeded but torch is not: weights, dropout "
                    "and shuffling stay random")
-        yield self.finding(first.node, message, data={"seed": first})
+        yield self.finding(first.node, message, data=first)
 
 
 def _is_train_call(stmt) -> bool:
-    import libcst as cst
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return False
     expr = stmt.body[0]
@@ -313,17 +298,6 @@ def _starts_cell(stmt) -> bool:
     """A notebook's next cell begins here: a fix region never crosses into it."""
     return any(line.comment is not None and line.comment.value.startswith("# %% rnnshape-cell")
                for line in getattr(stmt, "leading_lines", ()))
-
-
-def _replace_placeholder(tree, receiver):
-    """Put ``receiver`` where ``_`` stands at the root of an attribute/call chain."""
-    import libcst as cst
-
-    class Graft(cst.CSTTransformer):
-        def leave_Name(self, original, updated):
-            return receiver if original.value == "_" else updated
-
-    return tree.visit(Graft())
 
 
 def _seeds_program(seed) -> bool:

@@ -5,9 +5,12 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.rules.base import Context, Rule
-from rnnshape.rules.layout import _int, _rewrite_use, layout_conflict
-from rnnshape.shapes.dims import BATCH, TIME, Dim
+from rnnshape.fixkit import SAFE, FixContext, Plan, int_value, layout_call
+from rnnshape.rules.base import Context, Finding, Invalid, Rule
+from rnnshape.rules.layout_fix import rewrite_use
+from rnnshape.shapes.axes import layout_conflict
+from rnnshape.shapes.dims import BATCH, TIME
+from rnnshape.shapes.facts import LayoutUse, LossCall, ViewCall
 
 
 def _is_full(element) -> bool:
@@ -16,7 +19,7 @@ def _is_full(element) -> bool:
 
 
 def _index_value(element) -> Optional[int]:
-    return _int(element.slice.value) if isinstance(element.slice, cst.Index) else None
+    return int_value(element.slice.value) if isinstance(element.slice, cst.Index) else None
 
 
 class TimeStepIndex(Rule):
@@ -44,36 +47,38 @@ last2 = out2[-1]
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 rnn = nn.LSTM(8, 16, batch_first=True)
 out, _ = rnn(torch.randn(4, 10, 8))
 last = out[-1]  # <- here
 """,
-        """import torch
-import torch.nn as nn
-
-rnn = nn.GRU(8, 16)
-out, _ = rnn(torch.randn(10, 4, 8))
-last = out[:, -1, :]  # <- here
-""",
-    )
-    fixed = (
-        """import torch
+            fixed="""import torch
 import torch.nn as nn
 
 rnn = nn.LSTM(8, 16, batch_first=True)
 out, _ = rnn(torch.randn(4, 10, 8))
 last = out[:, -1]
 """,
-        """import torch
+        ),
+        Invalid(
+            """import torch
+import torch.nn as nn
+
+rnn = nn.GRU(8, 16)
+out, _ = rnn(torch.randn(10, 4, 8))
+last = out[:, -1, :]  # <- here
+""",
+            fixed="""import torch
 import torch.nn as nn
 
 rnn = nn.GRU(8, 16)
 out, _ = rnn(torch.randn(10, 4, 8))
 last = out[-1]
 """,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -102,12 +107,11 @@ last = out[-1]
             label = use.module.label or use.module.kind
             message = (f"`{ctx.one_line(node)}` on `{label}` output (batch_first={batch_first}, "
                        f"{use.shape}) takes {what}")
-            yield self.finding(node, message, data={"use": use})
+            yield self.finding(node, message, data=use)
 
-    def fix(self, finding, fctx):
-        from rnnshape.fixes import SAFE, Plan
-        use = finding.data["use"]
-        new = _rewrite_use(use, fctx)
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        use: LayoutUse = finding.data
+        new = rewrite_use(use, fctx)
         if not new:
             return None
         return Plan(SAFE, f"index the time axis: `{fctx.text(new)}`", {use.node: new})
@@ -164,13 +168,22 @@ flat = x.transpose(1, 2).reshape(batch_size, -1)
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 
 batch_size, seq_len = 4, 10
 x = torch.randn(batch_size, seq_len, 8)
 flat = x.transpose(0, 1).view(seq_len * batch_size, 8)  # <- here
 """,
-        """import torch
+            fixed="""import torch
+
+batch_size, seq_len = 4, 10
+x = torch.randn(batch_size, seq_len, 8)
+flat = x.transpose(0, 1).reshape(seq_len * batch_size, 8)
+""",
+        ),
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 rnn = nn.GRU(8, 16)
@@ -183,15 +196,8 @@ out, _ = rnn(x)
 logits = head(out)
 loss = criterion(logits.view(-1, 5), y.reshape(-1))  # <- here
 """,
-    )
-    fixed = (
-        """import torch
-
-batch_size, seq_len = 4, 10
-x = torch.randn(batch_size, seq_len, 8)
-flat = x.transpose(0, 1).reshape(seq_len * batch_size, 8)
-""",
-        None,
+            fixed=None,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -199,7 +205,7 @@ flat = x.transpose(0, 1).reshape(seq_len * batch_size, 8)
             message = (f"`.view` merges dims of {view.before} that the permute/transpose before it "
                        f"made non-adjacent in memory: it raises at run time")
             yield self.finding(view.node, message, view.trace, anchor=view.node.func.attr,
-                               data={"view": view})
+                               data=view)
         for loss in ctx.facts.loss_calls:
             logits, target = loss.input, loss.target
             if not _has_dims(logits) or not _has_dims(target):
@@ -216,11 +222,10 @@ flat = x.transpose(0, 1).reshape(seq_len * batch_size, 8)
                        f"one side before flattening")
             yield self.finding(loss.node, message, logits.trace)
 
-    def fix(self, finding, fctx):
-        from rnnshape.fixes import SAFE, Plan
-        view = finding.data.get("view")
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        view: Optional[ViewCall] = finding.data
         if view is None:
-            return None
+            return None  # logits and targets flattened in different orders: no automatic fix
         node = view.node
         return Plan(SAFE, "use `.reshape`, which copies when it must",
                     {node.func.attr: cst.Name("reshape")})
@@ -254,7 +259,8 @@ loss2 = F.cross_entropy(logits.reshape(-1, 5), targets.reshape(-1))
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 rnn = nn.LSTM(8, 16, batch_first=True)
@@ -264,9 +270,7 @@ out, _ = rnn(torch.randn(4, 10, 8))
 targets = torch.randint(0, 5, (4, 10))
 loss = criterion(head(out), targets)  # <- here
 """,
-    )
-    fixed = (
-        """import torch
+            fixed="""import torch
 import torch.nn as nn
 
 rnn = nn.LSTM(8, 16, batch_first=True)
@@ -276,6 +280,7 @@ out, _ = rnn(torch.randn(4, 10, 8))
 targets = torch.randint(0, 5, (4, 10))
 loss = criterion(head(out).permute(0, 2, 1), targets)
 """,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -294,11 +299,11 @@ loss = criterion(head(out).permute(0, 2, 1), targets)
                 continue  # square: cannot tell which dim holds the classes
             message = (f"logits {logits.shape} with targets {target.shape}: "
                        f"{loss.loss.label or loss.loss.kind} wants the classes in dim 1, (N, C, L)")
-            yield self.finding(loss.node, message, logits.trace, data={"loss": loss})
+            yield self.finding(loss.node, message, logits.trace, data=loss)
 
-    def fix(self, finding, fctx):
-        from rnnshape.fixes import SAFE, Plan, layout_call
-        node = finding.data["loss"].node
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        loss: LossCall = finding.data
+        node = loss.node
         if not node.args or node.args[0].keyword is not None:
             return None
         arg = node.args[0].value

@@ -1,23 +1,30 @@
 """Packing rules: pack_padded_sequence / pad_packed_sequence and their lengths."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import libcst as cst
 
-from rnnshape.rules.base import Context, Rule
-from rnnshape.shapes.dims import BATCH, TIME
+from rnnshape.fixkit import SAFE, FixContext, Plan, set_keyword
+from rnnshape.rules.base import Context, Finding, Invalid, Rule
+from rnnshape.shapes.axes import data_layout
+from rnnshape.shapes.facts import PackCall
 from rnnshape.shapes.values import TensorV
 
 
-def _data_batch_first(data) -> object:
+@dataclass(frozen=True)
+class PackData:
+    """RNN008's finding: the call, and the ``batch_first`` it needs (None: move the lengths
+    back to the CPU instead)."""
+
+    call: PackCall
+    batch_first: Optional[bool] = None
+
+
+def _data_batch_first(data) -> Optional[bool]:
     """True/False when the padded data's roles prove its layout, else None."""
-    if not isinstance(data, TensorV) or data.shape.dims is None or len(data.shape.dims) < 2:
-        return None
-    first, second = data.shape.dims[0].role, data.shape.dims[1].role
-    if (first, second) in ((BATCH, TIME), (BATCH, None), (None, TIME)):
-        return True
-    if (first, second) in ((TIME, BATCH), (TIME, None), (None, BATCH)):
-        return False
-    return None
+    return data_layout(data.shape) if isinstance(data, TensorV) else None
 
 
 class PackedSequence(Rule):
@@ -48,7 +55,8 @@ padded, _ = pad_packed_sequence(out, batch_first=True)
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -59,18 +67,7 @@ lengths = torch.tensor([12, 9, 5, 2])
 packed = pack_padded_sequence(x, lengths)  # <- here
 out, h = rnn(packed)
 """,
-        """import torch
-from torch.nn.utils.rnn import pack_padded_sequence
-
-device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-batch_size, max_len = 4, 12
-x = torch.randn(batch_size, max_len, 8).to(device)
-lengths = torch.tensor([12, 9, 5, 2]).to(device)
-packed = pack_padded_sequence(x, lengths, batch_first=True)  # <- here
-""",
-    )
-    fixed = (
-        """import torch
+            fixed="""import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -81,7 +78,18 @@ lengths = torch.tensor([12, 9, 5, 2])
 packed = pack_padded_sequence(x, lengths, batch_first=True)
 out, h = rnn(packed)
 """,
-        """import torch
+        ),
+        Invalid(
+            """import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8).to(device)
+lengths = torch.tensor([12, 9, 5, 2]).to(device)
+packed = pack_padded_sequence(x, lengths, batch_first=True)  # <- here
+""",
+            fixed="""import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -90,6 +98,7 @@ x = torch.randn(batch_size, max_len, 8).to(device)
 lengths = torch.tensor([12, 9, 5, 2]).to(device)
 packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True)
 """,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -101,11 +110,11 @@ packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True)
                     message = (f"`{name}` has batch_first={call.batch_first} but the data is "
                                f"{call.data.shape}: it would pack batch as time")
                     yield self.finding(call.node, message, call.data.trace,
-                                       data={"call": call, "set": data_bf})
+                                       data=PackData(call, data_bf))
                 if isinstance(call.lengths, TensorV) and call.lengths.on_device:
                     message = f"`{name}` needs lengths on the CPU (int64), but they were moved to the GPU"
                     yield self.finding(call.node, message, call.lengths.trace,
-                                       data={"call": call, "lengths": True})
+                                       data=PackData(call))
             elif call.module is not None:
                 module_bf = call.module.flag("batch_first")
                 if module_bf is not None and call.batch_first is not None and module_bf != call.batch_first:
@@ -113,19 +122,19 @@ packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True)
                     message = (f"`{name}` has batch_first={call.batch_first} but `{label}` is "
                                f"batch_first={module_bf}: the padded output comes back in the "
                                f"other layout")
-                    yield self.finding(call.node, message, data={"call": call, "set": module_bf})
+                    yield self.finding(call.node, message, data=PackData(call, module_bf))
 
-    def fix(self, finding, fctx):
-        from rnnshape.fixes import SAFE, Plan, set_keyword
-        call = finding.data["call"]
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        data: PackData = finding.data
+        call = data.call
         node = call.node
-        if finding.data.get("lengths"):
+        if data.batch_first is None:
             arg = node.args[1].value if len(node.args) > 1 and node.args[1].keyword is None else None
             if arg is None:
                 return None
             new = cst.Call(cst.Attribute(arg, cst.Name("cpu")), [])
             return Plan(SAFE, f"`{fctx.text(new)}`", {arg: new})
-        value = finding.data["set"]
+        value = data.batch_first
         positional = [a for a in node.args if a.keyword is None]
         limit = 3 if call.kind == "pack" else 2
         if len(positional) >= limit:

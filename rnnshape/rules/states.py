@@ -1,13 +1,17 @@
 """State rules: initial states, unpacking final states, summarising bidirectional states."""
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from typing import Optional
 
 import libcst as cst
 
-from rnnshape.rules.base import Context, Rule
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, argument, doubled
+from rnnshape.rules.base import Context, Finding, Invalid, Rule
+from rnnshape.shapes.axes import axes
 from rnnshape.shapes.dims import Dim
-from rnnshape.shapes.facts import ModuleInfo, RecurrentCall
+from rnnshape.shapes.facts import ModuleInfo, RecurrentCall, StatePick
 from rnnshape.shapes.values import TensorV, TupleV
 
 
@@ -32,7 +36,7 @@ def expected_state(call: RecurrentCall, cell: bool) -> Optional[list[Dim]]:
     if call.batch is not None:
         batch = call.batch
     elif dims is not None and len(dims) == 3 and batch_first is not None:
-        batch = dims[0] if batch_first else dims[1]
+        batch = dims[axes(batch_first).batch]
     else:
         batch = Dim.unknown()
     return [layers, batch, size]
@@ -49,7 +53,6 @@ def _states(call: RecurrentCall) -> list[tuple[TensorV, bool]]:
 
 def _reordering(actual, expected) -> Optional[tuple[int, ...]]:
     """perm with actual[perm[i]] == expected[i] for all i, proven, when one exists uniquely."""
-    import itertools
     found = []
     for perm in itertools.permutations(range(len(actual))):
         if all(actual[perm[i]].same(expected[i]) is True for i in range(len(expected))):
@@ -69,6 +72,14 @@ def _constructor(state: TensorV) -> Optional[cst.Call]:
 
 def _describe(dims) -> str:
     return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+@dataclass(frozen=True)
+class StateData:
+    """RNN003's finding: how to reorder the sizes, and the call that built the state."""
+
+    perm: Optional[tuple[int, ...]]
+    constructor: Optional[cst.Call]
 
 
 class HiddenStateShape(Rule):
@@ -95,7 +106,8 @@ out, (h, c) = lstm(x, (h0, c0))
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 gru = nn.GRU(10, 20, num_layers=2, batch_first=True)
@@ -103,7 +115,17 @@ x = torch.randn(8, 5, 10)
 h0 = torch.zeros(8, 2, 20)  # <- here
 out, h = gru(x, h0)
 """,
-        """import torch
+            fixed="""import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20, num_layers=2, batch_first=True)
+x = torch.randn(8, 5, 10)
+h0 = torch.zeros(2, 8, 20)
+out, h = gru(x, h0)
+""",
+        ),
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 lstm = nn.LSTM(10, 20, bidirectional=True)
@@ -112,17 +134,8 @@ h0 = torch.zeros(1, 8, 20)  # <- here
 c0 = torch.zeros(2, 8, 20)
 out, (h, c) = lstm(x, (h0, c0))
 """,
-    )
-    fixed = (
-        """import torch
-import torch.nn as nn
-
-gru = nn.GRU(10, 20, num_layers=2, batch_first=True)
-x = torch.randn(8, 5, 10)
-h0 = torch.zeros(2, 8, 20)
-out, h = gru(x, h0)
-""",
-        None,
+            fixed=None,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -148,11 +161,10 @@ out, h = gru(x, h0)
                            f"{_describe(expected)} (num_layers * directions, batch, size)")
                 perm = _reordering(dims, expected) if len(dims) == len(expected) else None
                 yield self.finding(node, message, state.trace,
-                                   data={"perm": perm, "constructor": _constructor(state)})
+                                   data=StateData(perm, _constructor(state)))
 
-    def fix(self, finding, fctx):
-        from rnnshape.fixes import SAFE, Plan
-        perm, ctor = finding.data["perm"], finding.data["constructor"]
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        perm, ctor = finding.data.perm, finding.data.constructor
         if perm is None or ctor is None:
             return None
         sizes = [a for a in ctor.args if a.keyword is None]
@@ -197,14 +209,18 @@ summary = h2[-1]
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 gru = nn.GRU(10, 20)
 x = torch.randn(5, 3, 10)
 out, (h, c) = gru(x)  # <- here
 """,
-        """import torch
+            fixed=None,
+        ),
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 lstm = nn.LSTM(10, 20)
@@ -213,8 +229,9 @@ x = torch.randn(5, 3, 10)
 out, state = lstm(x)
 logits = head(state[-1])  # <- here
 """,
+            fixed=None,
+        ),
     )
-    fixed = (None, None)
 
     def check(self, ctx: Context):
         seen = set()
@@ -256,7 +273,8 @@ logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 import torch.nn as nn
 
 gru = nn.GRU(10, 20, bidirectional=True)
@@ -265,9 +283,7 @@ x = torch.randn(5, 3, 10)
 out, h_n = gru(x)
 logits = head(h_n[-1])  # <- here
 """,
-    )
-    fixed = (
-        """import torch
+            fixed="""import torch
 import torch.nn as nn
 
 gru = nn.GRU(10, 20, bidirectional=True)
@@ -276,6 +292,7 @@ x = torch.randn(5, 3, 10)
 out, h_n = gru(x)
 logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
 """,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -288,13 +305,10 @@ logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
             what = "`.squeeze(0)`" if pick.index is None else f"index {pick.index}"
             message = (f"{what} of `{label}`'s final state keeps one direction of a bidirectional "
                        f"{pick.module.kind}; concatenate both directions")
-            yield self.finding(pick.node, message, pick.trace, data={"pick": pick})
+            yield self.finding(pick.node, message, pick.trace, data=pick)
 
-    def fix(self, finding, fctx):
-        from rnnshape.fixes import UNSAFE, Plan
-        from rnnshape.rules.heads import _argument
-
-        pick = finding.data["pick"]
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        pick: StatePick = finding.data
         node = pick.node
         if pick.index != -1 or not isinstance(node, cst.Subscript):
             return None
@@ -307,16 +321,10 @@ logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
         message = f"use both directions: `{torch_name}.cat(({base}[-2], {base}[-1]), dim=1)`"
         consumer: Optional[ModuleInfo] = pick.consumer
         if consumer is not None and consumer.node is not None:
-            arg = _argument(consumer.node, 0, "in_features")
+            arg = argument(consumer.node, 0, "in_features")
             hidden = pick.module.dim("hidden_size")
             if arg is not None and consumer.dim("in_features").same(hidden) is True:
-                if isinstance(arg, cst.Integer):
-                    doubled = str(2 * int(arg.value))
-                else:
-                    operand = fctx.text(arg)
-                    if not isinstance(arg, (cst.Name, cst.Attribute, cst.Call)):
-                        operand = f"({operand})"
-                    doubled = f"2 * {operand}"
-                changes[arg] = cst.parse_expression(doubled)
-                message += f", and in_features = {doubled}"
+                twice = doubled(arg, fctx.text(arg))
+                changes[arg] = cst.parse_expression(twice)
+                message += f", and in_features = {twice}"
         return Plan(UNSAFE, message, changes)

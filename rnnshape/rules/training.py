@@ -1,10 +1,14 @@
 """Training-behaviour rules: settings that silently do nothing, modes left switched."""
 from __future__ import annotations
 
+from typing import Optional
+
 import libcst as cst
 
 from rnnshape import torch_api as api
-from rnnshape.rules.base import Context, Rule
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan
+from rnnshape.rules.base import Context, Finding, Invalid, Rule
+from rnnshape.shapes.facts import ModuleInfo, TrainLoop
 
 
 class DropoutSingleLayer(Rule):
@@ -27,16 +31,16 @@ single = nn.GRU(8, 16)
 """,
     )
     invalid = (
-        """import torch.nn as nn
+        Invalid(
+            """import torch.nn as nn
 
 rnn = nn.LSTM(8, 16, dropout=0.3)  # <- here
 """,
-    )
-    fixed = (
-        """import torch.nn as nn
+            fixed="""import torch.nn as nn
 
 rnn = nn.LSTM(8, 16)
 """,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -52,11 +56,11 @@ rnn = nn.LSTM(8, 16)
             label = module.label or module.kind
             message = (f"`{label}` has dropout={dropout} but num_layers=1: recurrent dropout "
                        f"only acts between layers, so it does nothing")
-            yield self.finding(module.node, message, data={"module": module})
+            yield self.finding(module.node, message, data=module)
 
-    def fix(self, finding, fctx):
-        from rnnshape.fixes import UNSAFE, Plan
-        node = finding.data["module"].node
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        module: ModuleInfo = finding.data
+        node = module.node
         args = [a for a in node.args if not (a.keyword is not None and a.keyword.value == "dropout")]
         if len(args) == len(node.args):
             return None  # given positionally: too easy to shift the others
@@ -96,7 +100,8 @@ def fit(model, optimizer, batches, epochs):
 """,
     )
     invalid = (
-        """import torch
+        Invalid(
+            """import torch
 
 
 def fit(model, optimizer, batches, epochs):
@@ -108,9 +113,7 @@ def fit(model, optimizer, batches, epochs):
             optimizer.step()
         model.eval()  # <- here
 """,
-    )
-    fixed = (
-        """import torch
+            fixed="""import torch
 
 
 def fit(model, optimizer, batches, epochs):
@@ -123,6 +126,7 @@ def fit(model, optimizer, batches, epochs):
             optimizer.step()
         model.eval()
 """,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -131,11 +135,10 @@ def fit(model, optimizer, batches, epochs):
         for loop in ctx.facts.train_loops:
             message = (f"`{loop.receiver}.eval()` inside a loop that trains, with no "
                        f"`{loop.receiver}.train()` in it: later iterations train in eval mode")
-            yield self.finding(loop.eval_node, message, data={"loop": loop})
+            yield self.finding(loop.eval_node, message, data=loop)
 
-    def fix(self, finding, fctx):
-        from rnnshape.fixes import SAFE, Plan
-        loop = finding.data["loop"]
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        loop: TrainLoop = finding.data
         body = loop.loop.body
         if not isinstance(body, cst.IndentedBlock) or not body.body:
             return None

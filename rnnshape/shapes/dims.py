@@ -27,9 +27,6 @@ _ROLE_WORDS = {
               "input_size", "hidden_size", "in", "classes", "vocabulary", "num_features", "ninp",
               "nhid", "ntoken", "ntokens"},
 }
-# When several words match, the more specific meaning wins (``seq_feature_dim`` is a feature,
-# ``batch_len`` a batch): check in this order.
-_ROLE_ORDER = (BATCH, FEATURE, TIME)
 
 
 def role_from_name(name: str) -> Optional[str]:

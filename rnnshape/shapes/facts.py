@@ -10,14 +10,6 @@ from rnnshape.shapes.dims import Dim, Shape
 
 
 @dataclass(frozen=True)
-class Span:
-    row: int
-    col: int
-    end_row: int
-    end_col: int
-
-
-@dataclass(frozen=True)
 class Step:
     """One link of a shape trace: the expression, and the shape it produced."""
 

@@ -1,0 +1,1 @@
+"""The commands: one module each, called by ``cli`` with the parsed arguments."""

@@ -1,0 +1,72 @@
+"""What the commands share: the configuration under the command line, and the reports."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+from rnnshape.config import Config, ConfigError, load_config
+from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.rules import REGISTRY, all_rules
+
+MACHINE_FORMATS = ("json", "sarif")  # the formats that print each fix's edits
+
+
+def _codes(text: Optional[str]) -> Optional[list[str]]:
+    if text is None:
+        return None
+    return [c.strip().upper() for c in text.split(",") if c.strip()]
+
+
+def config_from(args) -> Config:
+    """The project configuration with the command line on top.  Raises FileError (a bad
+    flag) or ConfigError (a bad file), each one line."""
+    select, extend, ignore = (_codes(getattr(args, name, None))
+                              for name in ("select", "extend_select", "ignore"))
+    for code in (select or []) + (extend or []) + (ignore or []):
+        if code != "ALL" and not any(known.startswith(code) for known in REGISTRY):
+            raise FileError("<command line>", f"unknown rule code or prefix: {code}")
+    config = load_config(os.getcwd(), set(REGISTRY))  # ConfigError names the file and key
+    return config.merged_with(select=select, extend_select=extend, ignore=ignore,
+                              output_format=getattr(args, "output_format", None),
+                              unsafe_fixes=True if getattr(args, "unsafe_fixes", False) else None)
+
+
+def usage_error(err, exc: Exception) -> int:
+    message = exc.message if isinstance(exc, FileError) else str(exc)
+    err.print(f"rnnshape: error: {message}", markup=False)
+    return 2
+
+
+def consoles():
+    from rich.console import Console  # a cached or empty run can skip rich's import cost
+    return (Console(file=sys.stdout, highlight=False, soft_wrap=True),
+            Console(file=sys.stderr, highlight=False, soft_wrap=True))
+
+
+def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError],
+           statistics: bool = False) -> None:
+    """Diagnostics in one of the output formats (the summary is the caller's)."""
+    # Imported here: rich and the renderers cost start-up time a cached or empty run can skip.
+    from rnnshape.report.github import render_github
+    from rnnshape.report.json_report import render_json, render_statistics_json
+    from rnnshape.report.sarif import render_sarif
+    from rnnshape.report.text import render_concise, render_full, render_statistics
+
+    if fmt == "json":
+        # stdout must stay one JSON document, so the statistics replace the list, not follow it.
+        print(render_statistics_json(diagnostics) if statistics else render_json(diagnostics))
+    elif fmt == "sarif":
+        print(render_sarif(diagnostics, all_rules(), errors=errors))
+    elif fmt == "github":
+        sys.stdout.write(render_github(diagnostics))
+    elif fmt == "concise":
+        render_concise(out, diagnostics)
+    else:
+        render_full(out, diagnostics)
+    if statistics and fmt not in ("json", "sarif", "github"):
+        render_statistics(out, diagnostics)
+
+
+__all__ = ["Config", "ConfigError", "MACHINE_FORMATS", "config_from", "consoles", "render",
+           "usage_error"]

@@ -1,0 +1,191 @@
+"""What a rule's ``fix()`` may use: the plan it returns, its applicability, the fix options,
+and helpers that build LibCST edits.  It sits below the rules; the engine that applies plans
+(``fixes.py``) sits above them.
+
+A plan maps original nodes to replacements: a node, a ``FlattenSentinel`` of statements, or
+``RemovalSentinel.REMOVE``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, ParentNodeProvider
+
+from rnnshape.shapes.facts import Facts
+
+SAFE, UNSAFE = "safe", "unsafe"
+
+
+@dataclass
+class Plan:
+    applicability: str
+    message: str
+    changes: dict = field(default_factory=dict)  # original node -> replacement
+
+
+@dataclass(frozen=True)
+class FixOptions:
+    batch_first: bool = False  # fix layout mismatches by switching modules to batch_first=True
+    unsafe: bool = False  # apply unsafe fixes too
+
+
+class FixContext:
+    """What a rule needs to build a plan: the tree, positions, parents, and a few helpers."""
+
+    def __init__(self, module: cst.Module, facts: Facts, positions, options: FixOptions):
+        self.module = module
+        self.facts = facts
+        self.positions = positions
+        self.options = options
+        self._parents = None
+
+    def text(self, node) -> str:
+        return self.module.code_for_node(node)
+
+    def parent(self, node):
+        if self._parents is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._parents = wrapper.resolve(ParentNodeProvider)
+        return self._parents.get(node)
+
+    def statement_of(self, node) -> Optional[cst.CSTNode]:
+        """The statement (simple line or compound) that contains ``node``."""
+        while node is not None and not isinstance(node, (cst.SimpleStatementLine,
+                                                         cst.BaseCompoundStatement)):
+            node = self.parent(node)
+        return node
+
+    def scope_of(self, node) -> Optional[cst.CSTNode]:
+        """The function (or module) whose names ``node`` sees."""
+        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Module)):
+            node = self.parent(node)
+        return node
+
+    def row(self, node) -> int:
+        return self.positions[node].start.line
+
+    def rows(self, nodes) -> str:
+        """``12, 15``: the distinct first rows of ``nodes``, for a message."""
+        return ", ".join(str(r) for r in sorted({self.row(n) for n in nodes}))
+
+    def torch_name(self) -> tuple[str, bool]:
+        """How this file names torch at top level, and whether an import must be added."""
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Import):
+                        for alias in small.names:
+                            if self.text(alias.name) == "torch":
+                                return (alias.asname.name.value if alias.asname else "torch"), False
+        return "torch", True
+
+    def import_torch_change(self) -> dict:
+        """Add ``import torch`` after the last top-level import (or at the top)."""
+        last = None
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.SimpleStatementLine) and any(
+                    isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
+                last = stmt
+        new = cst.parse_statement("import torch\n")
+        if last is not None:
+            return {last: cst.FlattenSentinel([last, new])}
+        first = self.module.body[0] if self.module.body else None
+        if first is None:
+            return {}
+        return {first: cst.FlattenSentinel([new, first])}
+
+    def with_torch_import(self, changes: dict) -> Optional[dict]:
+        """``changes`` plus ``import torch`` when the file lacks it; None when they collide."""
+        _, needs_import = self.torch_name()
+        if not needs_import:
+            return changes
+        extra = self.import_torch_change()
+        if any(node in changes for node in extra):
+            return None
+        return {**changes, **extra}
+
+
+# ---------------------------------------------------------------------- edit helpers
+def int_value(node) -> Optional[int]:
+    """The value of an integer literal (``3``, ``-1``), else None."""
+    if isinstance(node, cst.Integer):
+        return int(node.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and \
+            isinstance(node.expression, cst.Integer):
+        return -int(node.expression.value)
+    return None
+
+
+def int_args(values) -> list[cst.Arg]:
+    args = [cst.Arg(cst.Integer(str(v)) if v >= 0 else
+                    cst.UnaryOperation(cst.Minus(), cst.Integer(str(-v)))) for v in values]
+    return [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            if i < len(args) - 1 else a for i, a in enumerate(args)]
+
+
+def layout_call(receiver: cst.BaseExpression, perm: tuple[int, ...], method: str = "") -> cst.BaseExpression:
+    """``receiver`` reordered by ``perm``: nothing, ``.transpose(i, j)`` for a swap, else ``.permute``."""
+    if perm == tuple(range(len(perm))):
+        return receiver
+    moved = [i for i, p in enumerate(perm) if p != i]
+    if method != "permute" and len(moved) == 2:
+        name, args = "transpose", int_args(moved)
+    else:
+        name, args = "permute", int_args(perm)
+    if isinstance(receiver, (cst.BinaryOperation, cst.UnaryOperation, cst.IfExp, cst.Lambda,
+                             cst.BooleanOperation, cst.Comparison, cst.Await)):
+        receiver = receiver.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return cst.Call(cst.Attribute(receiver, cst.Name(name)), args)
+
+
+def set_keyword(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Call:
+    """``call`` with keyword ``name=value`` set, replacing an existing one."""
+    args = list(call.args)
+    for i, arg in enumerate(args):
+        if arg.keyword is not None and arg.keyword.value == name:
+            args[i] = arg.with_changes(value=value)
+            return call.with_changes(args=args)
+    new = cst.Arg(value, keyword=cst.Name(name),
+                  equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+    if args:
+        last = args[-1]
+        trailing = last.comma
+        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        if trailing is not cst.MaybeSentinel.DEFAULT and isinstance(trailing, cst.Comma):
+            new = new.with_changes(comma=trailing)
+    args.append(new)
+    return call.with_changes(args=args)
+
+
+def argument(call: cst.Call, index: int, keyword: str) -> Optional[cst.BaseExpression]:
+    """The value node of a call's argument, by keyword or position."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if index < len(positional):
+        return positional[index].value
+    return None
+
+
+def doubled(node: cst.BaseExpression, text: str) -> str:
+    """``2 * size`` written for the size expression ``node`` (``text``): ``2 * h``, ``2 * (a + b)``,
+    or the product for a literal."""
+    if isinstance(node, cst.Integer):
+        return str(2 * int(node.value))
+    if not isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+        text = f"({text})"
+    return f"2 * {text}"
+
+
+def graft(template: str, receiver: cst.BaseExpression) -> cst.BaseExpression:
+    """``template`` (an expression on ``_``, like ``_.detach()``) with ``receiver`` in place of
+    ``_``, keeping the receiver's own formatting."""
+
+    class Graft(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return receiver if original.value == "_" else updated
+
+    return cst.parse_expression(template).visit(Graft())

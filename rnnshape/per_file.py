@@ -1,0 +1,189 @@
+"""One file's work, the same for ``check`` and ``fix``: read it, see a notebook as one program,
+analyse (and fix) it under the per-file limits, and serve or fill the cache.  Then the same
+over many files, in parallel, results in discovery order, a crashing worker costing only its
+file.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterator, Optional
+
+from rnnshape.api import FixOptions, analyze, diagnostics_of, fix_source
+from rnnshape.cache import Cache
+from rnnshape.config import Config
+from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.files import Source, decode_source, discover, read_bytes
+from rnnshape.guard import DEFAULT_MEGABYTES, DEFAULT_SECONDS, guarded, limit_memory
+from rnnshape.notebook import Notebook, load_notebook
+from rnnshape.parallel import ordered_map
+from rnnshape.rules import REGISTRY
+
+NOTEBOOK_SUFFIX = ".ipynb"
+
+
+def is_notebook(path: str) -> bool:
+    return path.endswith(NOTEBOOK_SUFFIX)
+
+
+@dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    # fix only: the file as read, the text it becomes, and what the fixes removed
+    source: Optional[Source] = None
+    new_text: Optional[str] = None
+    applied: Counter = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return self.source is not None and self.new_text is not None and \
+            self.new_text != self.source.text
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """What to do with each file; picklable for the process pool.
+
+    ``fix`` False: check (``options.batch_first`` chooses the fixes shown).  ``fix`` True:
+    apply the fixes that ``options`` allow, then report what remains unless ``report`` is
+    False (``--diff``/``--check`` only need the new text)."""
+
+    config: Config
+    options: FixOptions = FixOptions()
+    fix: bool = False
+    report: bool = True
+    edits: bool = True  # each fix's edits: only machine-readable formats show them
+    cache: Optional[Cache] = None
+    seconds: float = DEFAULT_SECONDS
+
+    def __call__(self, path: str) -> FileResult:
+        try:
+            data = read_bytes(path)
+        except FileError as exc:
+            return FileResult(path, errors=[exc])
+        codes = self.codes_for(path)
+        key = self._cache_key(path, data, codes)
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return _named(FileResult(path, *hit), path)
+        try:
+            source = decode_source(data, path)
+            result = guarded(path, lambda: self.run(path, source, codes), self.seconds)
+        except FileError as exc:
+            result = FileResult(path, errors=[exc])
+        if key is not None:
+            self.cache.put(key, result.diagnostics, result.errors)
+        return result
+
+    def codes_for(self, path: str) -> frozenset:
+        return frozenset(self.config.enabled_codes(path, REGISTRY))
+
+    def _cache_key(self, path: str, data: bytes, codes) -> Optional[str]:
+        if self.cache is None or self.fix:
+            return None
+        extra = ",".join(sorted(codes)) + ("+edits" if self.edits else "") + \
+            ("+batch-first" if self.options.batch_first else "")
+        return self.cache.key(path, data, extra)
+
+    def run(self, path: str, source: Source, codes) -> FileResult:
+        notebook = load_notebook(source.text, path) if is_notebook(path) else None
+        if notebook is not None and not notebook.is_python:
+            return FileResult(path, source=source, new_text=source.text)
+        program = notebook.program() if notebook is not None else source.text
+        try:
+            if self.fix:
+                return self._fixed(path, source, notebook, program, codes)
+            analysis = analyze(program, path, codes)
+            found = diagnostics_of(analysis, program, path, self.options, self.edits)
+            errors = analysis.errors if analysis is not None else []
+        except FileError as exc:
+            raise _in_cells(notebook, exc) if notebook is not None else exc
+        return FileResult(path, _in_notebook(notebook, found), _errors(path, errors))
+
+    def _fixed(self, path, source: Source, notebook: Optional[Notebook], program: str,
+               codes) -> FileResult:
+        fixed = fix_source(program, path, codes, self.options)
+        if notebook is None:
+            new_text = fixed.text
+        elif fixed.text == program:
+            new_text = source.text
+        else:
+            new_text = notebook.with_program(fixed.text)
+        remaining = []
+        if self.report:
+            remaining = fixed.remaining(path, self.options, self.edits)
+            if notebook is not None and remaining:
+                notebook = load_notebook(new_text, path)
+        errors = fixed.errors + [e for e in (fixed.analysis.errors if fixed.analysis else [])
+                                 if e not in fixed.errors]
+        return FileResult(path, _in_notebook(notebook, remaining), _errors(path, errors),
+                          source, new_text, fixed.applied)
+
+
+def _errors(path: str, messages: list[str]) -> list[FileError]:
+    return [FileError(path, message) for message in messages]
+
+
+def _in_notebook(notebook: Optional[Notebook], diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    if notebook is None:
+        return diagnostics
+    return [notebook.map_diagnostic(d) for d in diagnostics]
+
+
+def _in_cells(notebook: Notebook, exc: FileError) -> FileError:
+    """``exc`` with its program row said as a cell and a row in it.
+
+    The row of a FileError on a notebook is otherwise read as a line of the JSON file (in the
+    text report, and as a SARIF region), which a program row is not: the error keeps no row
+    and names the cell in its message instead.
+    """
+    if not exc.row:
+        return exc
+    try:
+        cell, line = notebook.locate(exc.row)
+    except ValueError:
+        return exc
+    return FileError(exc.filename, f"cell {cell}, line {line}: {exc.message}")
+
+
+def _named(result: FileResult, path: str) -> FileResult:
+    """A cached result as this run spells the path (``a.py``, ``./a.py`` share one entry)."""
+    for diagnostic in result.diagnostics:
+        diagnostic.filename = path
+    result.errors = [FileError(path, e.message, e.row) for e in result.errors]
+    return result
+
+
+def crashed(path: str) -> FileResult:
+    # Twice, in a fresh process: a native crash or the memory cap, not bad luck.
+    return FileResult(path, errors=[FileError(
+        path, "skipped: the checker's process died on this file (out of memory or a crash in "
+              "the parser; see --file-memory)")])
+
+
+def run_files(paths: list[str], job: FileJob, jobs: int = 1, force_exclude: bool = False,
+              megabytes: float = DEFAULT_MEGABYTES) -> Iterator[FileResult]:
+    """``job`` over every file under ``paths``, in discovery order; a path that cannot be
+    walked gives a result with its error."""
+    items = list(discover(paths, force_exclude=force_exclude, exclude=job.config.is_excluded))
+    files = [item for item in items if not isinstance(item, FileError)]
+    results = iter(ordered_map(job, files, jobs, on_crash=crashed, initializer=limit_memory,
+                               initargs=(megabytes,)))
+    for item in items:
+        if isinstance(item, FileError):
+            yield FileResult(item.filename, errors=[item])
+        else:
+            yield next(results)
+
+
+def run_text(name: str, text: str, job: FileJob) -> FileResult:
+    """``job`` on source that did not come from a file (``-``: standard input)."""
+    source = Source(text, "utf-8", False)
+    try:
+        return guarded(name, lambda: job.run(name, source, job.codes_for(name)),
+                       job.seconds)
+    except FileError as exc:
+        return FileResult(name, errors=[exc], source=source, new_text=text)

@@ -1,0 +1,254 @@
+"""The two ways to fix a layout mismatch, and the rewriting of what depends on a layout.
+
+Default: rewrite the offending ``permute`` (composed with the one that is there) or insert a
+``transpose`` at the recurrent call.  ``--batch-first``: switch the module to
+``batch_first=True``, drop permutes that become the identity, and rewrite the uses of its
+output that depend on which of dims 0 and 1 is the batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import libcst as cst
+
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, int_args, int_value, layout_call, set_keyword
+from rnnshape.shapes.axes import complete, expected_roles, input_roles
+from rnnshape.shapes.dims import FEATURE
+from rnnshape.shapes.facts import LayoutOp, LayoutUse, ModuleInfo, RecurrentCall
+
+
+@dataclass(frozen=True)
+class LayoutData:
+    """RNN001's finding: the call, the roles its input has, and the roles it needs."""
+
+    call: RecurrentCall
+    roles: tuple
+    expected: tuple
+
+
+def offending_op(call: RecurrentCall) -> Optional[LayoutOp]:
+    """The layout op that produced the call's input order, when it did so directly."""
+    op = call.layout_op
+    return op if op is not None and op.after == call.shape else None
+
+
+def describe_expected(call: RecurrentCall, expected) -> str:
+    size = call.module.dim("input_size")
+    names = [f"{size}" if r == FEATURE and size.known else r for r in expected]
+    return "(" + ", ".join(names) + ")"
+
+
+def _conflict_perm(call: RecurrentCall, target) -> Optional[tuple[int, ...]]:
+    """The permutation of the call's input that gives ``target`` roles, if all roles are known."""
+    roles = input_roles(call)
+    if roles is None:
+        return None
+    roles = complete(roles)
+    if None in roles or len(set(roles)) != 3:
+        return None
+    return tuple(roles.index(r) for r in target)
+
+
+def _op_perm(call: RecurrentCall, target) -> Optional[tuple[int, ...]]:
+    """The permutation of the layout op's input that gives ``target`` roles."""
+    op = offending_op(call)
+    roles = input_roles(call)
+    if op is None or roles is None:
+        return None
+    roles = complete(roles)
+    if None in roles:
+        return None
+    before = [None] * len(op.perm)
+    for i, src in enumerate(op.perm):
+        before[src] = roles[i]
+    if None in before or len(set(before)) != 3:
+        return None
+    return tuple(before.index(r) for r in target)
+
+
+def _rewrite_op(op: LayoutOp, perm, fctx: FixContext) -> Optional[dict]:
+    """Replace the layout op by one giving ``perm`` of its input (or drop it for identity)."""
+    node = op.node
+    if not isinstance(node, cst.Call):
+        return None
+    method = node.func.attr.value if isinstance(node.func, cst.Attribute) else ""
+    receiver = op.receiver
+    if perm == tuple(range(len(perm))):
+        # ``x = x.permute(...)`` that becomes the identity goes away entirely.
+        stmt = fctx.statement_of(node)
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+            small = stmt.body[0]
+            if isinstance(small, cst.Assign) and small.value is node and len(small.targets) == 1 \
+                    and fctx.text(small.targets[0].target) == fctx.text(receiver):
+                return {stmt: cst.RemovalSentinel.REMOVE}
+    return {node: layout_call(receiver, perm, method if method in ("permute", "transpose") else "")}
+
+
+def _uses_of(fctx: FixContext, module: ModuleInfo, call_node=None) -> list[LayoutUse]:
+    return [u for u in fctx.facts.layout_uses
+            if u.module is module and (call_node is None or u.call is call_node)]
+
+
+def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
+    call, expected = data.call, data.expected
+    roles = complete(list(data.roles))
+    crash = roles[2] != FEATURE  # the module never ran on this input, so nothing downstream relied on it
+    op = offending_op(call)
+    if op is not None:
+        perm = _op_perm(call, expected)
+        if perm is None:
+            return None
+        for other in fctx.facts.recurrent_calls:
+            if other.layout_op is not None and other.layout_op.node is op.node and \
+                    _op_perm(other, expected_roles(bool(other.module.flag("batch_first")))) != perm:
+                return None  # the same op feeds modules that want different orders
+        changes = _rewrite_op(op, perm, fctx)
+        where = f"`{fctx.text(op.node)}`"
+    else:
+        perm = _conflict_perm(call, expected)
+        if perm is None or not call.node.args:
+            return None
+        arg = call.node.args[0].value
+        changes = {arg: layout_call(arg, perm)}
+        where = f"the input of `{fctx.text(call.node.func)}`"
+    if not changes:
+        return None
+    uses = [] if crash else _uses_of(fctx, call.module, call.node)
+    replacement = next(iter(changes.values()))
+    if replacement is cst.RemovalSentinel.REMOVE:
+        message = f"remove {where}: the input is already {describe_expected(call, expected)}"
+    else:
+        message = (f"replace {where} with `{fctx.text(replacement)}` to get "
+                   f"{describe_expected(call, expected)}")
+    if uses:
+        return Plan(UNSAFE, message + f"; the output's layout changes: check line(s) "
+                                      f"{fctx.rows([u.node for u in uses])}", changes)
+    return Plan(SAFE, message, changes)
+
+
+def batch_first_plan(module: ModuleInfo, fctx: FixContext) -> Optional[Plan]:
+    """Switch ``module`` to ``batch_first=True`` and rewrite what depends on its layout."""
+    if module.node is None or any(a.star for a in module.node.args):
+        return None
+    changes = {module.node: set_keyword(module.node, "batch_first", cst.Name("True"))}
+    if not _reorder_inputs(module, fctx, changes):
+        return None
+    doubtful = []
+    for use in _uses_of(fctx, module):
+        rewritten = rewrite_use(use, fctx)
+        if rewritten is None:
+            doubtful.append(use.node)
+        elif rewritten:
+            if use.node in changes:
+                return None
+            changes[use.node] = rewritten
+    message = (f"set `batch_first=True` on `{module.label or module.kind}` and feed it "
+               f"(batch, time, feature)")
+    if doubtful:
+        return Plan(UNSAFE, message + f"; check line(s) {fctx.rows(doubtful)}, which depend on "
+                                      f"the output layout", changes)
+    return Plan(SAFE, message, changes)
+
+
+def _reorder_inputs(module: ModuleInfo, fctx: FixContext, changes: dict) -> bool:
+    """Make every input of ``module`` batch-first; False when one cannot be."""
+    target = expected_roles(True)
+    for call in fctx.facts.recurrent_calls:
+        if call.module is not module:
+            continue
+        op = offending_op(call)
+        if op is not None:
+            perm = _op_perm(call, target)
+            if perm is None:
+                return False
+            if op.node not in changes:
+                changes.update(_rewrite_op(op, perm, fctx) or {})
+        else:
+            perm = _conflict_perm(call, target)
+            if perm is None or not call.node.args:
+                return False
+            if perm != (0, 1, 2):
+                arg = call.node.args[0].value
+                changes[arg] = layout_call(arg, perm)
+    return True
+
+
+def rewrite_use(use: LayoutUse, fctx: FixContext):
+    """New node for a use of the output once it is batch-first; {} when unchanged; None when unsure."""
+    node, dims = use.node, use.shape.dims
+    if use.kind == "index" and isinstance(node, cst.Subscript):
+        return _swap_index(node)
+    if use.kind == "flatten":
+        if dims is not None and len(dims) >= 2 and (dims[0].value == 1 or dims[1].value == 1):
+            return {}  # with a batch (or a sequence) of one both orders flatten alike
+        return None
+    if use.kind in ("permute", "transpose") and isinstance(node, cst.Call) and \
+            isinstance(node.func, cst.Attribute) and dims is not None:
+        perm = _literal_perm(node, len(dims), use.kind)
+        if perm is None:
+            return None
+        swap = list(range(len(dims)))
+        swap[0], swap[1] = 1, 0
+        new = tuple(swap[p] for p in perm)
+        if new == tuple(range(len(new))):
+            return node.func.value
+        return layout_call(node.func.value, new, node.func.attr.value)
+    if use.kind == "size" and isinstance(node, cst.Call) and node.args:
+        value = int_value(node.args[0].value)
+        if value is None:
+            return None
+        swapped = {0: 1, 1: 0, -3: -2, -2: -3}.get(value)
+        if swapped is None:
+            return {}
+        return node.with_changes(args=[node.args[0].with_changes(value=int_args([swapped])[0].value)])
+    return None
+
+
+def _swap_index(node: cst.Subscript) -> Optional[cst.Subscript]:
+    """``out[-1]`` -> ``out[:, -1]``: the first two index positions exchanged."""
+    elements = list(node.slice)
+    if any(isinstance(e.slice, cst.Index) and (
+            isinstance(e.slice.value, cst.Ellipsis) or
+            (isinstance(e.slice.value, cst.Name) and e.slice.value.value == "None"))
+            for e in elements):
+        return None
+    full = cst.SubscriptElement(cst.Slice(lower=None, upper=None))
+    while len(elements) < 2:
+        elements.append(full)
+    first, second = elements[0], elements[1]
+    elements[0] = second.with_changes(comma=first.comma)
+    elements[1] = first.with_changes(comma=second.comma)
+    # ``out[-1, :]`` reads better as ``out[-1]``: drop trailing full slices.
+    while len(elements) > 1 and isinstance(elements[-1].slice, cst.Slice) and \
+            elements[-1].slice.lower is None and elements[-1].slice.upper is None and \
+            elements[-1].slice.step is None:
+        elements.pop()
+    elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    for i in range(len(elements) - 1):
+        if elements[i].comma is cst.MaybeSentinel.DEFAULT:
+            elements[i] = elements[i].with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    return node.with_changes(slice=elements)
+
+
+def _literal_perm(node: cst.Call, rank: int, kind: str):
+    values = [int_value(a.value) for a in node.args]
+    if None in values:
+        return None
+    values = [v % rank for v in values]
+    if kind == "permute":
+        return tuple(values) if sorted(values) == list(range(rank)) else None
+    if len(values) != 2:
+        return None
+    perm = list(range(rank))
+    perm[values[0]], perm[values[1]] = perm[values[1]], perm[values[0]]
+    return tuple(perm)
+
+
+def fix_layout(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
+    if fctx.options.batch_first and data.call.module.flag("batch_first") is False:
+        plan = batch_first_plan(data.call.module, fctx)
+        if plan is not None:
+            return plan
+    return default_plan(data, fctx)

@@ -1,0 +1,84 @@
+"""An abstract interpreter over one module that follows tensor shapes.
+
+It runs the module body in order, binds names to abstract values (``values.py``), walks into
+``forward`` when a module instance is called and into local helpers when they are called, and
+tells the recorder (``recorder.py``) what it sees; op semantics come from the tables in
+``ops/``.  Both branches of an ``if`` run and are joined; loop bodies run once.  Whatever it
+does not understand becomes unknown, and unknown never produces a finding.
+
+The interpreter is one object; its parts live in one module each: ``statements``,
+``expressions``, ``calls`` and ``functions`` (user code).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from rnnshape.shapes.facts import Facts
+from rnnshape.shapes.interp.calls import Calls
+from rnnshape.shapes.interp.expressions import Expressions
+from rnnshape.shapes.interp.functions import UserCode
+from rnnshape.shapes.interp.scope import MAX_STEPS, BranchAttrs, Budget, Frame, Scope
+from rnnshape.shapes.interp.statements import Statements
+from rnnshape.shapes.recorder import Recorder
+from rnnshape.shapes.values import ClassV, FuncV
+
+
+class Interpreter(Statements, Expressions, Calls, UserCode):
+    max_steps = MAX_STEPS
+
+    def __init__(self, module: cst.Module):
+        self.module = module
+        self.recorder = Recorder()
+        self.steps = 0
+        self.module_scope = Scope()
+        self.visited_funcs: set[int] = set()
+        self.classes: list[ClassV] = []
+        self.funcs: list[FuncV] = []
+        self.instantiated: set[int] = set()
+        self.summaries: dict[tuple, Any] = {}
+        self.active: list[int] = []  # functions on the abstract call stack
+        self.attr_branches: list[BranchAttrs] = []  # one per exec_branches in progress
+        self.standalone = False  # True while analysing code nothing in the file calls
+        self.grad_mode_known = False  # ... but that runs with autograd on (a test function)
+        self.star_imported = False
+        self.comprehensions = 0
+
+    def run(self) -> Facts:
+        frame = Frame(self.module_scope)
+        try:
+            self.exec_block(self.module.body, frame)
+            self.run_uncalled(frame)
+        except (Budget, RecursionError):
+            self.recorder.truncate()
+        return self.recorder.finish()
+
+    def run_uncalled(self, frame: Frame) -> None:
+        """Code nobody calls in this file (library classes, train() functions) is still
+        analysed, with unknown arguments."""
+        self.standalone = True
+        for cls in list(self.classes):
+            if id(cls) not in self.instantiated and cls.is_module:
+                self.instantiate(cls, [], {}, frame, label="self")
+        for func in list(self.funcs):
+            if id(func.node) not in self.visited_funcs:
+                # pytest calls ``test*`` functions itself, with autograd on: for grad mode
+                # they are entry points like module-level code, not helpers whose caller
+                # decides.
+                name = getattr(getattr(func.node, "name", None), "value", "")
+                self.grad_mode_known = name.startswith("test")
+                self.call_function(func, [], {}, frame, bound=None, unknown_args=True)
+        self.grad_mode_known = False
+
+    def tick(self):
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise Budget()
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    @property
+    def facts(self) -> Facts:
+        return self.recorder.facts

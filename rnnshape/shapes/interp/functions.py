@@ -1,0 +1,135 @@
+"""User code: classes instantiated through ``__init__``, functions and methods called with the
+argument values of each call site (summarised once per signature)."""
+from __future__ import annotations
+
+import libcst as cst
+
+from rnnshape.shapes.dims import Dim
+from rnnshape.shapes.interp.scope import (MAX_DEPTH, STAR, Frame, Scope, decorators, join_returns,
+                                          named, signature)
+from rnnshape.shapes.values import ClassV, FuncV, InstV, IntV, Lit
+
+
+class UserCode:
+    """The user-code half of the interpreter (see ``Interpreter``)."""
+
+    def instantiate(self, cls: ClassV, args, kwargs, frame: Frame, label: str = "", node=None):
+        self.instantiated.add(id(cls))
+        if cls.is_module:
+            self.recorder.torch_random(in_program=False)
+        inst = InstV(cls, label=label, ctor=node, ctor_args=tuple(args), ctor_kwargs=dict(kwargs))
+        for record in self.attr_branches:
+            record.created.add(id(inst))
+        init = cls.methods.get("__init__")
+        if init is not None:
+            self.call_function(init, args, kwargs, frame, bound=inst,
+                               unknown_args=not args and not kwargs and label == "self")
+        if label == "self":
+            # Nobody in this file builds it: look at its other methods with unknown inputs.
+            for name, method in cls.methods.items():
+                if name != "__init__" and id(method.node) not in self.visited_funcs:
+                    self.call_function(method, [], {}, frame, bound=inst, unknown_args=True)
+        return inst
+
+    def call_function(self, func: FuncV, args, kwargs, frame: Frame, bound=None,
+                      unknown_args: bool = False):
+        node = func.node
+        bound = _binding(node, bound)
+        if frame.depth >= MAX_DEPTH or self.active.count(id(node)) >= 1:
+            # Not followed, so whatever it does is unknown -- including a backward() that
+            # would make an evaluation region a training one.
+            self.recorder.backward()
+            return None
+        self.visited_funcs.add(id(node))
+        scope = self.bind_parameters(func, bound, args, kwargs, unknown_args)
+        no_grad = frame.no_grad or any(self.is_no_grad(d.decorator, self.eval_quiet(
+            d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator))
+            for d in node.decorators)
+        key = None
+        if not unknown_args:
+            key = (id(node), id(bound), no_grad, tuple(signature(v) for v in scope.vars.values()))
+            if key in self.summaries:
+                result, calls_backward = self.summaries[key]
+                if calls_backward:
+                    # The summary stands in for running the body, side effects included.
+                    self.recorder.backward()
+                return result
+        backward_before = self.recorder.backward_calls
+        inner = Frame(scope, no_grad, frame.depth + 1, func=func)
+        self.active.append(id(node))
+        saved_scope = self._current_scope
+        try:
+            self.exec_block(node.body.body, inner)
+        finally:
+            self.active.pop()
+            self._current_scope = saved_scope
+        result = join_returns(inner.returns)
+        if key is not None:
+            self.summaries[key] = (result, self.recorder.backward_calls != backward_before)
+        return result
+
+    def bind_parameters(self, func: FuncV, bound, args, kwargs, unknown_args: bool) -> Scope:
+        params = func.node.params
+        scope = Scope(func.env)
+        positional = list(params.posonly_params) + list(params.params)
+        values = list(args)
+        if bound is not None:
+            scope.vars[positional[0].name.value if positional else "self"] = bound
+            positional = positional[1:]
+        # After ``*rest`` of unknown length, no position is known, and with ``**extra`` any
+        # parameter may have been passed: neither may fall back to its default.
+        star_at = next((i for i, v in enumerate(values) if v is STAR), None)
+        if star_at is not None:
+            values = values[:star_at]
+        spread = star_at is not None or "**" in kwargs
+        for i, param in enumerate(positional):
+            name = param.name.value
+            if i < len(values):
+                scope.vars[name] = named(values[i], name)
+            elif name in kwargs:
+                scope.vars[name] = named(kwargs[name], name)
+            elif spread:
+                scope.vars[name] = None
+            elif unknown_args:
+                scope.vars[name] = self.default_of(param)
+            elif param.default is not None:
+                scope.vars[name] = self.eval(param.default, Frame(func.env))
+            else:
+                scope.vars[name] = None
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                scope.vars[name] = named(kwargs[name], name)
+            elif param.default is not None and not unknown_args and "**" not in kwargs:
+                scope.vars[name] = self.eval(param.default, Frame(func.env))
+            else:
+                scope.vars[name] = None
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                scope.vars[star.name.value] = None
+        return scope
+
+    def default_of(self, param: cst.Param):
+        """A parameter nobody passed: its default if it is a size, else unknown."""
+        if param.default is not None:
+            value = self.eval(param.default, Frame(self.module_scope))
+            if isinstance(value, IntV):
+                return IntV(Dim.sym(param.name.value))
+            # A flag's default (``batch_first=False``) is only what callers get when they do
+            # not say otherwise; nobody here said anything, so the flag is unknown.
+            if isinstance(value, Lit) and not isinstance(value.value, (bool, float)):
+                return value
+        return None
+
+
+def _binding(node: cst.FunctionDef, bound):
+    """What the first parameter is bound to: nothing for a static method, the class for a
+    class method, nothing for ``Cls.method(inst, ...)`` (the instance is passed explicitly)."""
+    found = decorators(node)
+    if "staticmethod" in found:
+        return None
+    if "classmethod" in found:
+        return bound.cls if isinstance(bound, InstV) else bound
+    if isinstance(bound, ClassV):
+        return None
+    return bound

@@ -1,0 +1,362 @@
+"""Statements: blocks in order, both branches of an ``if`` joined, loop bodies run once,
+class bodies, imports and the binding of assignment targets."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from rnnshape import torch_api as api
+from rnnshape.shapes.dims import Dim, role_from_name
+from rnnshape.shapes.facts import EvalRegion, ModuleInfo
+from rnnshape.shapes.interp.scope import (BranchAttrs, Frame, Scope, decorators, dotted, is_name,
+                                          pattern_names)
+from rnnshape.shapes.ops import binary
+from rnnshape.shapes.values import (ClassV, FuncV, InstV, IntV, ListV, Lit, ModV, Ref, TensorV,
+                                    TupleV, same_value)
+
+TRAIN = "train"
+
+
+class Statements:
+    """The statement half of the interpreter (see ``Interpreter``)."""
+
+    def exec_block(self, stmts, frame: Frame):
+        opened = []
+        for stmt in stmts:
+            self.tick()
+            marker = self.mode_marker(stmt, frame)
+            if marker == TRAIN:
+                self.recorder.train_mode(opened)
+                opened = []
+            elif marker is not None:
+                self.recorder.eval_mode(marker)
+            self.exec_stmt(stmt, frame)
+            if isinstance(marker, EvalRegion):
+                opened.append(self.recorder.open_region(marker, frame.no_grad))
+        self.recorder.close_regions(opened)
+
+    def mode_marker(self, stmt, frame: Frame):
+        """``x.eval()`` opens an evaluation region (returned), ``x.train()`` closes it."""
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        expr = stmt.body[0]
+        if not isinstance(expr, cst.Expr) or not isinstance(expr.value, cst.Call):
+            return None
+        call = expr.value
+        if not isinstance(call.func, cst.Attribute):
+            return None
+        name = call.func.attr.value
+        if name == "eval" and not call.args:
+            region = EvalRegion(call, self.code(call.func.value))
+            region.model = self.eval_quiet(call.func.value)
+            region.loop_depth = len(self.recorder.loops) + self.comprehensions
+            region.standalone = self.standalone and not self.grad_mode_known
+            region.function = frame.function_name
+            return region
+        return TRAIN if name == "train" else None
+
+    def exec_stmt(self, stmt, frame: Frame):
+        handler = self._STATEMENTS.get(type(stmt))
+        if handler is not None:
+            handler(self, stmt, frame)
+        elif hasattr(stmt, "body") and hasattr(stmt.body, "body"):
+            # anything newer with a body: run the body, learn nothing from the head
+            self.exec_block(stmt.body.body, frame)
+
+    def _simple_line(self, stmt, frame: Frame):
+        for small in stmt.body:
+            self.exec_small(small, frame)
+
+    def _function_def(self, stmt, frame: Frame):
+        func = FuncV(stmt, frame.scope)
+        self.funcs.append(func)
+        frame.scope.vars[stmt.name.value] = func
+        for deco in stmt.decorators:
+            self.eval(deco.decorator, frame)
+
+    def _if(self, stmt, frame: Frame):
+        self.eval(stmt.test, frame)
+        self.exec_branches([stmt.body.body, self.orelse_body(stmt.orelse)], frame)
+
+    def _for(self, stmt, frame: Frame):
+        iterable = self.eval(stmt.iter, frame)
+        self.bind_target(stmt.target, self.iter_elem(iterable, stmt.iter), frame)
+        self.exec_loop_body(stmt, frame)
+        if stmt.orelse:
+            self.exec_block(stmt.orelse.body.body, frame)
+
+    def _while(self, stmt, frame: Frame):
+        self.eval(stmt.test, frame)
+        self.exec_loop_body(stmt, frame)
+        if stmt.orelse:
+            self.exec_block(stmt.orelse.body.body, frame)
+
+    def _try(self, stmt, frame: Frame):
+        self.exec_block(stmt.body.body, frame)
+        for handler in stmt.handlers:
+            if handler.name and isinstance(handler.name.name, cst.Name):
+                frame.scope.vars[handler.name.name.value] = None
+            self.exec_block(handler.body.body, frame)
+        if stmt.orelse:
+            self.exec_block(stmt.orelse.body.body, frame)
+        if stmt.finalbody:
+            self.exec_block(stmt.finalbody.body.body, frame)
+
+    def _match(self, stmt, frame: Frame):
+        self.eval(stmt.subject, frame)
+        # Any one case runs, or none matches; the names a pattern captures hold parts of
+        # the subject, which we do not follow.
+        self.exec_branches([case.body.body for case in stmt.cases] + [[]], frame,
+                           unknown=[pattern_names(c.pattern) for c in stmt.cases] + [[]])
+
+    @staticmethod
+    def orelse_body(orelse):
+        if orelse is None:
+            return []
+        if isinstance(orelse, cst.If):
+            return [orelse]
+        return orelse.body.body
+
+    def exec_branches(self, branches, frame: Frame, unknown=None):
+        """Run each body from the same state and join; ``unknown[i]``: names branch i rebinds
+        to something unknown before its body (a match pattern's captures)."""
+        base = dict(frame.scope.vars)
+        results = []
+        # Attributes (``self.rnn = ...`` in one branch of __init__) are joined like locals:
+        # each branch starts from the attributes as they were, and what differs is unknown.
+        record = BranchAttrs()
+        attrs_after = []
+        self.attr_branches.append(record)
+        try:
+            for i, body in enumerate(branches):
+                frame.scope.vars = dict(base)
+                for name in (unknown[i] if unknown else ()):
+                    frame.scope.vars[name] = None
+                self.exec_block(body, frame)
+                results.append(frame.scope.vars)
+                attrs_after.append(record.snapshot())
+                record.rewind()
+        finally:
+            self.attr_branches.pop()
+        record.join(attrs_after)
+        merged = dict(base)
+        for name in set().union(*[r.keys() for r in results]):
+            vals = [r.get(name, base.get(name)) for r in results]
+            first = vals[0]
+            merged[name] = first if all(same_value(first, v) for v in vals[1:]) else None
+        frame.scope.vars = merged
+
+    def _with(self, stmt: cst.With, frame: Frame):
+        no_grad = frame.no_grad
+        for item in stmt.items:
+            value = self.eval(item.item, frame)
+            if self.is_no_grad(item.item, value):
+                no_grad = True
+            if item.asname is not None:
+                self.bind_target(item.asname.name, None, frame)
+        saved = frame.no_grad
+        frame.no_grad = no_grad
+        try:
+            self.exec_block(stmt.body.body, frame)
+        finally:
+            frame.no_grad = saved
+
+    def is_no_grad(self, node, value) -> bool:
+        call_qual = None
+        if isinstance(node, cst.Call):
+            func_val = self.eval_quiet(node.func)
+            call_qual = func_val.qualname if isinstance(func_val, Ref) else None
+            # ``set_grad_enabled(is_train)``: only a literal True proves that gradients stay on,
+            # so an unknown mode counts as no_grad and keeps the hygiene rules silent.
+            if call_qual == "torch.set_grad_enabled":
+                return not (node.args and is_name(node.args[0].value, "True"))
+            if call_qual == "torch.inference_mode" and node.args:
+                return not is_name(node.args[0].value, "False")
+        elif isinstance(value, Ref):
+            call_qual = value.qualname
+        return call_qual in api.NO_GRAD_CONTEXTS
+
+    def grad_mode_switch(self, node) -> Optional[bool]:
+        """``torch.set_grad_enabled(False)`` as a statement: no_grad for the rest of the block."""
+        if not isinstance(node, cst.Call):
+            return None
+        func_val = self.eval_quiet(node.func)
+        if not isinstance(func_val, Ref) or func_val.qualname != "torch.set_grad_enabled":
+            return None
+        return not (node.args and is_name(node.args[0].value, "True"))
+
+    def _class_def(self, node: cst.ClassDef, frame: Frame):
+        bases = [self.eval(arg.value, frame) for arg in node.bases]
+        is_module = any(
+            (isinstance(b, Ref) and (api.is_nn_module_base(b.qualname) or api.nn_class(b.qualname)))
+            or (isinstance(b, ClassV) and b.is_module) for b in bases)
+        cls = ClassV(node, frame.scope, is_module)
+        for base in bases:
+            if isinstance(base, ClassV):
+                cls.methods.update(base.methods)
+                cls.class_attrs.update(base.class_attrs)
+        body_scope = Scope(frame.scope)
+        body_frame = Frame(body_scope, frame.no_grad, frame.depth)
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                func = FuncV(stmt, frame.scope, owner=cls)
+                # ``@x.setter`` reuses the property's name; the getter is what reads see.
+                if not decorators(stmt) & {"setter", "deleter"}:
+                    cls.methods[stmt.name.value] = func
+                self.funcs.append(func)
+            else:
+                self.exec_stmt(stmt, body_frame)
+        cls.class_attrs.update(body_scope.vars)
+        frame.scope.vars[node.name.value] = cls
+        self.classes.append(cls)
+
+    # -------------------------------------------------------------- simple statements
+    def exec_small(self, small, frame: Frame):
+        if isinstance(small, cst.Assign):
+            value = self.eval(small.value, frame)
+            for target in small.targets:
+                self.bind_target(target.target, value, frame)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.bind_target(small.target, self.eval(small.value, frame), frame)
+        elif isinstance(small, cst.AugAssign):
+            right = self.eval(small.value, frame)
+            left = self.eval(small.target, frame)
+            result = binary(left, right, small.operator)
+            if frame.in_loop and not isinstance(result, TensorV):
+                # ``total += len(s)`` after one pass of the body is not the total
+                result = None
+            self.bind_target(small.target, result, frame)
+        elif isinstance(small, cst.Expr):
+            self.eval(small.value, frame)
+            mode = self.grad_mode_switch(small.value)
+            if mode is not None:
+                frame.no_grad = mode
+        elif isinstance(small, cst.Return):
+            frame.returns.append(self.eval(small.value, frame) if small.value else Lit(None))
+        elif isinstance(small, cst.Import):
+            self.exec_import(small, frame)
+        elif isinstance(small, cst.ImportFrom):
+            self.exec_import_from(small, frame)
+
+    def exec_import(self, small: cst.Import, frame: Frame):
+        for alias in small.names:
+            full = dotted(alias.name)
+            if full is None:
+                continue
+            if full == "torch" or full.startswith("torch."):
+                self.recorder.imports_torch()
+            if alias.asname is not None:
+                frame.scope.vars[alias.asname.name.value] = Ref(full)
+            else:
+                top = full.split(".")[0]
+                frame.scope.vars[top] = Ref(top)
+
+    def exec_import_from(self, small: cst.ImportFrom, frame: Frame):
+        mod = dotted(small.module) if small.module is not None else None
+        star = isinstance(small.names, cst.ImportStar)
+        if mod is None or small.relative:
+            self.star_imported |= star
+            for alias in ([] if star else small.names):
+                frame.scope.vars[(alias.asname.name if alias.asname else alias.name).value] = None
+            return
+        if mod == "torch" or mod.startswith("torch."):
+            self.recorder.imports_torch()
+        if star:
+            self.star_imported = True
+            return
+        for alias in small.names:
+            name = dotted(alias.name)
+            bound = alias.asname.name.value if alias.asname else name
+            frame.scope.vars[bound] = Ref(f"{mod}.{name}")
+
+    # -------------------------------------------------------------- binding
+    def bind_target(self, target, value, frame: Frame):
+        if isinstance(target, cst.Name):
+            self.bind_name(target.value, value, frame)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = target.elements
+            if isinstance(value, TensorV) and value.state_of is not None and \
+                    value.state_of.kind in ("GRU", "RNN") and len(elements) == 2:
+                self.note_state_unpack(target, value.state_of)
+            for element, item in zip(elements, self.unpack(value, len(elements))):
+                if isinstance(element, cst.StarredElement):
+                    self.bind_target(element.value, None, frame)
+                else:
+                    self.bind_target(element.value, item, frame)
+        elif isinstance(target, cst.Attribute):
+            self.bind_attribute(target, value)
+        elif isinstance(target, cst.Subscript):
+            self.eval(target.value, frame)
+
+    def bind_name(self, name: str, value, frame: Frame):
+        if isinstance(value, IntV):
+            if value.fresh:
+                value = IntV(Dim.sym(name), False)
+            elif value.dim.role is None and value.dim.known:
+                role = role_from_name(name)
+                if role:
+                    value = IntV(value.dim.with_role(role, f"named {name}"))
+        if isinstance(value, InstV) and not value.label:
+            value.label = name
+        if isinstance(value, ModV) and not value.info.label:
+            value.info.label = name
+        frame.scope.vars[name] = value
+
+    def bind_attribute(self, target: cst.Attribute, value):
+        base = self.eval_quiet(target.value)
+        if not isinstance(base, InstV):
+            return
+        name = target.attr.value
+        if isinstance(value, IntV) and value.fresh:
+            value = IntV(Dim.sym(f"{dotted(target) or name}"), False)
+        if isinstance(value, ModV) and not value.info.label:
+            value.info.label = dotted(target) or name
+        for record in self.attr_branches:
+            record.note(base, name)
+        base.attrs[name] = value
+
+    @staticmethod
+    def unpack(value, count: int) -> list:
+        if isinstance(value, TupleV) and len(value.items) == count:
+            return list(value.items)
+        if isinstance(value, ListV):
+            return [value.elem] * count
+        return [None] * count
+
+    def note_state_unpack(self, target, module: ModuleInfo):
+        """``out, (h, c) = gru(x)``: a GRU/RNN returns one state tensor, not two."""
+        layers = module.dim("num_layers").value
+        dirs = module.directions
+        names = [self.code(e.value) for e in target.elements]
+        cell_like = names[1].lstrip("_").lower().startswith(("c", "cell"))
+        if layers is not None and dirs is not None and layers * dirs == 2 and not cell_like:
+            return  # ``h_fwd, h_bwd = h_n`` of a one-layer bidirectional GRU is fine
+        detail = (f"{module.kind} returns a single state tensor; unpacking it iterates over its "
+                  f"first dim")
+        self.recorder.state_misuse(target, module, "unpack", detail)
+
+    def exec_loop_body(self, stmt, frame: Frame):
+        """Run a loop body once, noting whether it switches to eval, trains, and switches back."""
+        loop = self.recorder.enter_loop(stmt)
+        saved_in_loop = frame.in_loop
+        frame.in_loop = True
+        try:
+            self.exec_block(stmt.body.body, frame)
+        finally:
+            frame.in_loop = saved_in_loop
+        self.recorder.exit_loop(loop)
+
+    _STATEMENTS = {
+        cst.SimpleStatementLine: _simple_line,
+        cst.FunctionDef: _function_def,
+        cst.ClassDef: _class_def,
+        cst.If: _if,
+        cst.For: _for,
+        cst.While: _while,
+        cst.With: _with,
+        cst.Try: _try,
+        cst.TryStar: _try,
+        cst.Match: _match,
+    }

@@ -1,0 +1,56 @@
+"""Python builtins that carry sizes: ``len``, ``range``, ``enumerate``, ``zip``."""
+from __future__ import annotations
+
+from rnnshape.shapes.dims import Dim
+from rnnshape.shapes.ops.base import OpCall, as_dim
+from rnnshape.shapes.values import IntV, ListV, TupleV
+
+
+def length(call: OpCall):
+    if not call.args:
+        return None
+    return IntV(call.env.length_of(call.first, call.node.args[0].value), fresh=True)
+
+
+def range_(call: OpCall):
+    """A range is represented by its length; iterating it gives ints of unknown value."""
+    args = call.args
+    if len(args) == 1:
+        return IntV(as_dim(args[0]) or Dim.unknown())
+    if len(args) == 2 and as_dim(args[0]) is not None and as_dim(args[1]) is not None:
+        return IntV(as_dim(args[1]) - as_dim(args[0]))
+    return IntV(Dim.unknown()) if args else None
+
+
+def enumerate_(call: OpCall):
+    if not call.args:
+        return None
+    elem = call.env.iter_elem(call.first, call.node)
+    return ListV(TupleV((IntV(Dim.unknown()), elem)), call.env.length_of(call.first, call.node))
+
+
+def zip_(call: OpCall):
+    elems = tuple(call.env.iter_elem(a, call.node) for a in call.args)
+    return ListV(TupleV(elems), Dim.unknown())
+
+
+def sequence(call: OpCall):
+    """``list(xs)``, ``tuple(xs)`` of a known sequence."""
+    return call.first if isinstance(call.first, (ListV, TupleV)) else None
+
+
+def integer(call: OpCall):
+    if not call.args:
+        return None
+    return call.first if isinstance(call.first, IntV) else IntV(Dim.unknown())
+
+
+def unknown_int(call: OpCall):
+    return IntV(Dim.unknown())
+
+
+FUNCTIONS = {"len": length, "range": range_, "enumerate": enumerate_, "zip": zip_,
+             "list": sequence, "tuple": sequence, "int": integer, "ord": unknown_int}
+# Names of builtins the interpreter resolves even though nothing in the file binds them.
+NAMES = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "ord", "max", "min", "sum",
+         "abs", "round", "float", "str", "print", "isinstance", "sorted", "reversed"}

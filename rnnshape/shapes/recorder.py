@@ -1,0 +1,258 @@
+"""The fact recorder: what the interpreter tells it becomes the ``Facts`` the rules read.
+
+The interpreter only reports events (a recurrent call with its input, a ``.eval()``, a
+``backward()``, a loop entered); the recorder deduplicates them (a helper runs once per call
+site signature, a loop body once per pass), keeps the evaluation regions and training loops
+open while their code runs, and closes what the run left open.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import libcst as cst
+
+from rnnshape import torch_api as api
+from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, LayoutUse, LossCall, ModelCall,
+                                   ModuleInfo, NumpyCall, PackCall, RecurrentCall, SeedCall,
+                                   StateMisuse, StatePick, TrainLoop, ViewCall)
+from rnnshape.shapes.values import InstV, ModV, TensorV
+
+
+class Loop:
+    """A loop whose body is running: whether it switches to eval, trains, and switches back."""
+
+    __slots__ = ("node", "evals", "train", "backward")
+
+    def __init__(self, node):
+        self.node = node
+        self.evals: list[tuple] = []
+        self.train = False
+        self.backward = False
+
+
+class Recorder:
+    def __init__(self):
+        self.facts = Facts()
+        self.loops: list[Loop] = []
+        self.regions: list[EvalRegion] = []  # open evaluation regions, innermost last
+        self.backward_calls = 0
+        self._region_sites: dict[int, EvalRegion] = {}
+        self._loops_restored: set[int] = set()
+        self._train_loops: dict[int, TrainLoop] = {}
+        self._numpy: dict[int, NumpyCall] = {}
+        self._recurrent: dict[tuple, RecurrentCall] = {}
+        self._layers: dict[tuple, LayerCall] = {}
+        self._uses: set[tuple] = set()
+        self._model_calls: set[tuple] = set()
+
+    # -------------------------------------------------------------- the end of a run
+    def finish(self) -> Facts:
+        facts = self.facts
+        facts.eval_regions.extend(self._region_sites.values())
+        facts.numpy_calls.extend(self._numpy.values())
+        facts.recurrent_calls.extend(self._recurrent.values())
+        facts.train_loops.extend(self._train_loops.values())
+        facts.layer_calls.extend(self._layers.values())
+        return facts
+
+    def truncate(self) -> None:
+        """The run stopped early: drop the facts that rest on something never happening."""
+        self.facts.truncated = True
+        # An open evaluation region may have reached its backward() in the part not run.
+        for region in self.regions:
+            self._region_sites.pop(id(region.eval_node), None)
+        self.regions = []
+        # torch may be seeded further down.
+        if not any(s.qualname in api.TORCH_SEEDS for s in self.facts.seed_calls):
+            self.facts.seed_calls = [s for s in self.facts.seed_calls
+                                     if s.qualname not in api.OTHER_SEEDS]
+
+    # -------------------------------------------------------------- modes and loops
+    def train_mode(self, opened: list) -> None:
+        """``x.train()``: the regions this block opened end, and enclosing loops restore."""
+        self.close_regions(opened)
+        for loop in self.loops:
+            loop.train = True
+
+    def eval_mode(self, region: EvalRegion) -> None:
+        for loop in self.loops:
+            loop.evals.append((region.eval_node, region.receiver))
+
+    def open_region(self, region: EvalRegion, no_grad: bool) -> EvalRegion:
+        """The ``.eval()`` statement has run: its region stays open until the block ends."""
+        if no_grad:
+            self.facts.no_grad_sites.add(id(region.eval_node))
+        key = id(region.eval_node)
+        region = self._region_sites.setdefault(key, region)
+        self.regions.append(region)
+        return region
+
+    def close_regions(self, opened: list) -> None:
+        for region in opened:
+            if region in self.regions:
+                self.regions.remove(region)
+
+    def enter_loop(self, node) -> Loop:
+        loop = Loop(node)
+        self.loops.append(loop)
+        return loop
+
+    def exit_loop(self, loop: Loop) -> None:
+        self.loops.pop()
+        key = id(loop.node)
+        if loop.train:
+            self._loops_restored.add(key)
+            self._train_loops.pop(key, None)
+        elif loop.evals and loop.backward and key not in self._loops_restored:
+            node, receiver = loop.evals[0]
+            self._train_loops.setdefault(key, TrainLoop(loop.node, node, receiver))
+
+    def backward(self) -> None:
+        self.backward_calls += 1
+        for region in self.regions:
+            region.has_backward = True
+        for loop in self.loops:
+            loop.backward = True
+
+    def model_use(self, node, target, text: str, no_grad: bool, depth: int) -> None:
+        """A call of ``target`` (spelled ``text``) while evaluation regions are open."""
+        if not may_record_graph(target):
+            return  # a model without parameters builds no graph for autograd to keep
+        for region in self.regions:
+            # Only calls of the model that was switched to eval mode count: another model
+            # called in the region is in train mode, which is a different question.
+            same = text == region.receiver or (region.model is not None and target is region.model)
+            if not same:
+                continue
+            if no_grad:
+                self.facts.no_grad_sites.add(id(region.eval_node))
+            elif region.first_call is None:
+                region.first_call = node
+                region.repeated = depth > region.loop_depth
+
+    # -------------------------------------------------------------- shape facts
+    def recurrent(self, call: RecurrentCall) -> None:
+        op = call.layout_op
+        key = (id(call.node), str(call.shape), id(op.node) if op is not None else None)
+        self._recurrent.setdefault(key, call)
+
+    def layer(self, call: LayerCall) -> None:
+        self._layers.setdefault((id(call.node), str(call.shape)), call)
+
+    def layout_use(self, tensor: TensorV, node, kind: str, result):
+        """``node`` depends on the recurrent layout of ``tensor``; ``result`` loses it."""
+        if kind == "neutral":
+            return result
+        info, call = tensor.layout_of
+        key = (id(node), kind)
+        if key not in self._uses:
+            self._uses.add(key)
+            self.facts.layout_uses.append(LayoutUse(node, info, call, kind, tensor.shape))
+        if isinstance(result, TensorV):
+            result = replace(result, layout_of=None)
+        return result
+
+    def module(self, info: ModuleInfo) -> None:
+        self.facts.modules.append(info)
+
+    def view(self, call: ViewCall) -> None:
+        self.facts.view_calls.append(call)
+
+    def pack(self, call: PackCall) -> None:
+        self.facts.pack_calls.append(call)
+
+    def loss(self, call: LossCall) -> None:
+        self.facts.loss_calls.append(call)
+
+    def pick(self, node, tensor: TensorV, index: Optional[int]) -> StatePick:
+        pick = StatePick(node, tensor.state_of, index, tensor.trace)
+        self.facts.state_picks.append(pick)
+        return pick
+
+    def state_misuse(self, node, module: ModuleInfo, kind: str, detail: str = "") -> None:
+        self.facts.state_misuses.append(StateMisuse(node, module, kind, detail))
+
+    # -------------------------------------------------------------- usage facts
+    def numpy(self, node, tensor: TensorV, no_grad: bool) -> None:
+        if no_grad:
+            self.facts.no_grad_sites.add(id(node))
+        if tensor.grad and id(node) not in self._numpy:
+            self._numpy[id(node)] = NumpyCall(node, tensor.trace)
+
+    def model_call(self, call: ModelCall, signature: tuple) -> None:
+        key = (id(call.node), signature)
+        if key not in self._model_calls:
+            self._model_calls.add(key)
+            self.facts.model_calls.append(call)
+
+    def seed(self, call: SeedCall) -> None:
+        self.facts.seed_calls.append(call)
+
+    def torch_random(self, in_program: bool) -> None:
+        self.facts.uses_torch_random = True
+        if in_program:
+            self.facts.torch_random_in_program = True
+
+    def imports_torch(self) -> None:
+        self.facts.imports_torch = True
+
+    def device_move(self) -> None:
+        self.facts.moves_to_device = True
+
+    def no_grad_method(self, name: str) -> None:
+        self.facts.no_grad_methods.add(name)
+
+
+# nn modules without parameters: calling them in eval mode records nothing for autograd.
+_PARAMETER_FREE = (api.SHAPE_PRESERVING_MODULES - {"LayerNorm", "PReLU"}) | {
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d", "Flatten", "Unflatten", "Upsample", "CrossEntropyLoss", "MSELoss"}
+
+
+def may_record_graph(model) -> bool:
+    """False only when the model provably has no parameters: a parameter-free nn module, or a
+    user nn.Module whose class declares none and whose attributes hold no module that has."""
+    if isinstance(model, ModV):
+        return model.info.kind not in _PARAMETER_FREE
+    if isinstance(model, InstV):
+        if not model.cls.is_module:
+            return False
+        node = model.cls.node
+        bases = [_dotted(arg.value) or "" for arg in node.bases]
+        if any(b.split(".")[-1] not in ("Module", "LightningModule") for b in bases):
+            return True  # a user base class may build parameters we did not see
+        if _mentions(node, "Parameter"):
+            return True
+        return any(v is None or may_record_graph(v) for v in model.attrs.values()
+                   if v is None or isinstance(v, (ModV, InstV)))
+    return True
+
+
+def _dotted(node) -> Optional[str]:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+class _NameFinder(cst.CSTVisitor):
+    def __init__(self, word: str):
+        self.word = word
+        self.found = False
+
+    def visit_Name(self, node: cst.Name) -> bool:
+        if node.value == self.word:
+            self.found = True
+        return False
+
+    def on_visit(self, node) -> bool:
+        return not self.found and super().on_visit(node)
+
+
+def _mentions(node, word: str) -> bool:
+    finder = _NameFinder(word)
+    node.visit(finder)
+    return finder.found
