@@ -1,6 +1,6 @@
 """Speed, memory and robustness benchmark of rnnshape over a large real tree, next to TorchFix.
 
-Usage: python bench/bench.py [--tree PATH] [--quick N] [--skip-torchfix] [--torchfix EXE]
+Usage: python bench/bench.py [--tree PATH] [--quick N] [--single] [--skip-torchfix] [--torchfix EXE]
 
 The default tree is the installed torch package: thousands of real files, and the design
 promises no crash on any of them.  It is located with find_spec so that torch is never imported
@@ -34,6 +34,9 @@ OUT = REPO / "bench" / "out"
 
 SINGLE_FILE = REPO / "examples" / "seed" / "onehot_lstm_bug.py"
 SINGLE_RUNS = 7  # interpreter start varies by tens of milliseconds run to run: take a median
+# The floor a one-file check is measured against: a fresh interpreter importing libcst and
+# parsing the same file.
+BARE_PARSE_ONE = "import libcst, sys; libcst.parse_module(open(sys.argv[1]).read())"
 VERIFY_RUNS = 3  # each verify run imports torch (seconds); fewer runs
 # TorchFix pins libcst<1.6 and the project needs a newer one, so it lives in its own venv.
 TORCHFIX_VENV = Path("/tmp/torchfix-venv")
@@ -42,6 +45,7 @@ TARGETS = {  # what the design asks for; printed as met / not met next to the nu
     "cold_vs_torchfix": 10.0,      # x TorchFix's files/s, same cores
     "warm_files_per_s": 1000.0,
     "single_file_s": 0.35,         # including interpreter start
+    "single_file_x_parse": 1.5,    # one-file check / bare libcst parse of the same file
     "peak_rss_bytes": 1.5e9,
 }
 
@@ -163,6 +167,28 @@ print(failed)
 """
 
 
+def single_file_walls(check: list[str], cwd: str, env: dict) -> tuple[list[float], list[float]]:
+    """One-file check and the bare parse of the same file, alternated so that a change in the
+    machine's load hits both alike."""
+    single, bare = [], []
+    for _ in range(SINGLE_RUNS):
+        single += median_wall([*check, "--no-cache", str(SINGLE_FILE)], cwd, 1, env)
+        bare += median_wall([sys.executable, "-c", BARE_PARSE_ONE, str(SINGLE_FILE)], cwd, 1, env)
+    return single, bare
+
+
+def report_single(single: list[float], bare: list[float], python_pass: list[float]):
+    single_med, bare_med = statistics.median(single), statistics.median(bare)
+    ratio = single_med / bare_med
+    print(f"\nsingle file `rnnshape check --no-cache {SINGLE_FILE.relative_to(REPO)}`: median of"
+          f" {SINGLE_RUNS} {single_med:.3f} s  (runs: {', '.join(f'{s:.3f}' for s in single)})")
+    print(f"bare `{BARE_PARSE_ONE}` on it: median {bare_med:.3f} s"
+          f"  (runs: {', '.join(f'{s:.3f}' for s in bare)})")
+    print(f"one-file check / bare parse: {ratio:.2f}x (target <= {TARGETS['single_file_x_parse']}x)")
+    print(f"`python -c pass`: median of {SINGLE_RUNS} {statistics.median(python_pass):.3f} s")
+    return single_med, ratio
+
+
 def find_torchfix(option: str | None) -> str | None:
     for candidate in (option, str(TORCHFIX_VENV / "bin" / "torchfix"), shutil.which("torchfix")):
         if candidate and os.access(candidate, os.X_OK):
@@ -190,6 +216,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", help="tree to check (default: the installed torch package)")
     parser.add_argument("--quick", type=int, metavar="N", help="only the first N files")
+    parser.add_argument("--single", action="store_true",
+                        help="only the one-file start time and its ratio to a bare parse")
     parser.add_argument("--skip-torchfix", action="store_true", help="do not run TorchFix")
     parser.add_argument("--torchfix", metavar="EXE",
                         help=f"TorchFix executable (default: {TORCHFIX_VENV}/bin/torchfix, "
@@ -238,7 +266,10 @@ def main() -> int:
     # --- one file, interpreter start included ---------------------------------------------
     progress("single-file check and `python -c pass`")
     python_pass = median_wall([sys.executable, "-c", "pass"], scratch, SINGLE_RUNS)
-    single = median_wall([*check, "--no-cache", str(SINGLE_FILE)], scratch, SINGLE_RUNS, env)
+    single, bare_single = single_file_walls(check, scratch, env)
+    if args.single:
+        report_single(single, bare_single, python_pass)
+        return 0
 
     # --- the tree ---------------------------------------------------------------------------
     runs: list[dict] = []
@@ -297,11 +328,8 @@ def main() -> int:
           "  PSS MiB: peak sum over the process tree, sampled every 0.2 s (blank under 1 s).\n"
           "  load1: 1-minute load average when the run started.")
 
-    single_med, pass_med = statistics.median(single), statistics.median(python_pass)
+    single_med, single_ratio = report_single(single, bare_single, python_pass)
     verify_med, import_med = statistics.median(verify), statistics.median(torch_import)
-    print(f"\nsingle file `rnnshape check --no-cache {SINGLE_FILE.relative_to(REPO)}`: median of"
-          f" {SINGLE_RUNS} {single_med:.3f} s  (runs: {', '.join(f'{s:.3f}' for s in single)})")
-    print(f"`python -c pass`: median of {SINGLE_RUNS} {pass_med:.3f} s")
     print(f"`rnnshape verify --device cpu` on it: median of {VERIFY_RUNS} {verify_med:.2f} s,"
           f" `python -c 'import torch'` {import_med:.2f} s;\n  verify minus one torch import:"
           f" {verify_med - import_med:.2f} s (the import time is subtracted once, as measured"
@@ -313,6 +341,7 @@ def main() -> int:
     targets = {
         "warm_files_per_s": (warmn["files_per_s"], warmn["files_per_s"] >= TARGETS["warm_files_per_s"]),
         "single_file_s": (single_med, single_med < TARGETS["single_file_s"]),
+        "single_file_x_parse": (single_ratio, single_ratio <= TARGETS["single_file_x_parse"]),
         "peak_rss_bytes": (rnn_rss, rnn_rss < TARGETS["peak_rss_bytes"]),
     }
     print("\nratios")
@@ -341,6 +370,8 @@ def main() -> int:
     print(f"  warm >= 1000 files/s ({jobs} jobs, the default): {value:.0f}  {verdict(ok)}")
     value, ok = targets["single_file_s"]
     print(f"  one-file check < 0.35 s with interpreter start: {value:.3f} s  {verdict(ok)}")
+    value, ok = targets["single_file_x_parse"]
+    print(f"  one-file check <= 1.5x a bare libcst parse of it (same run): {value:.2f}x  {verdict(ok)}")
     value, ok = targets["peak_rss_bytes"]
     print(f"  peak RSS < 1.5 GB on the tree (largest process, any rnnshape run): {value / 1e9:.2f} GB"
           f"  {verdict(ok)}" + (f"; whole process tree PSS peak {rnn_pss / 1e9:.2f} GB"
@@ -368,7 +399,8 @@ def main() -> int:
     results = {
         "meta": meta,
         "runs": [{k: v for k, v in r.items() if k not in ("stdout", "stderr")} for r in runs],
-        "single_file_s": single, "python_pass_s": python_pass,
+        "single_file_s": single, "bare_parse_single_file_s": bare_single,
+        "python_pass_s": python_pass,
         "verify_s": verify, "import_torch_s": torch_import,
         "verify_minus_import_s": verify_med - import_med,
         "targets": {k: {"value": v, "target": TARGETS[k], "met": ok}

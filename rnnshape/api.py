@@ -10,15 +10,12 @@ fixed.  A rule whose own code raises does not take the file down: its error is k
 """
 from __future__ import annotations
 
-import ast
 import functools
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Collection, Optional
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from rnnshape.diagnostic import Diagnostic, FileError, TraceLine
 from rnnshape.fixes import (RuleFailure, apply_changes, as_fix, choose, plan_for, span,
@@ -29,11 +26,12 @@ from rnnshape.rules import REGISTRY, Context, Finding, all_rules
 from rnnshape.rules.base import one_line
 from rnnshape.shapes.interp import Interpreter
 from rnnshape.suppress import is_suppressed, noqa_map
+from rnnshape.syntax import parse, positions, python_tree
 
 MAX_ROUNDS = 8  # fix rounds per file: each applies what does not overlap, then re-checks
 
 __all__ = ["Analysis", "FixOptions", "FixResult", "analyze", "check_source", "diagnostics_of",
-           "fix_source", "parse"]
+           "fix_source"]
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Analysis:
     def positions(self):
         # Resolved on first use: LibCST computes positions by generating the whole file's code,
         # which costs more than parsing it, and a file without findings never needs them.
-        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return positions(self.module)
 
     def row(self, finding: Finding) -> int:
         return self.positions[finding.anchor or finding.node].start.line
@@ -71,60 +69,13 @@ class Analysis:
         return self.plans[key]
 
 
-def parse(text: str, filename: str) -> cst.Module:
-    """Parse or raise FileError with the offending line."""
-    try:
-        return cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        raise _syntax_error(text, filename, exc) from None
-    except RecursionError:
-        raise FileError(filename, "file too deeply nested to parse") from None
-    except MemoryError:
-        raise  # the guard reports the file as skipped, with the limit to raise
-    except Exception as exc:  # libcst raises a few other types on odd input
-        raise FileError(filename, f"cannot parse: {type(exc).__name__}: {exc}") from None
-
-
-def _compile(text: str, filename: str):
-    # Only the verdict matters: warnings about the user's code (invalid escapes, ``is`` with a
-    # literal) are not ours to print, and ``-W error`` must not turn them into parse failures.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return compile(text, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-
-
-def _python_tree(text: str, filename: str):
-    """The running Python's ``ast`` of ``text``, or None for syntax newer than this Python
-    (left to LibCST).  Nesting too deep for it raises, since it would crash LibCST."""
-    try:
-        return _compile(text, filename)
-    except SyntaxError as exc:
-        if "nested" in (exc.msg or ""):
-            raise FileError(filename, f"syntax error: {exc.msg}", exc.lineno) from None
-        return None
-    except (ValueError, RecursionError) as exc:
-        raise FileError(filename, f"cannot parse: {type(exc).__name__}") from None
-
-
-def _syntax_error(text: str, filename: str, exc: cst.ParserSyntaxError) -> FileError:
-    """Python's own message when it has one: shorter and better placed than the parser's."""
-    try:
-        _compile(text, filename)
-    except SyntaxError as py_exc:
-        return FileError(filename, f"syntax error: {py_exc.msg}", py_exc.lineno)
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    message = exc.message.split(": expected one of")[0]
-    return FileError(filename, f"syntax error: {message}", exc.editor_line)
-
-
 def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None) -> Optional[Analysis]:
     """Facts and findings of one program (``codes``: the rules to run, None for all), or None
     when no rule can fire on it.  Raises FileError when it does not parse."""
     # Python's own parser first: several times faster than LibCST, it makes sure a broken
     # file is not passed as clean, and it refuses the deep nesting that overflows the stack
     # of LibCST's native parser (a crash no exception handler could catch).
-    tree = _python_tree(text, filename)
+    tree = python_tree(text, filename)
     relevant = may_matter(text) and (tree is None or tree_may_matter(tree))
     if tree is not None and not relevant:
         return None  # nothing here can produce a finding: no LibCST tree is built

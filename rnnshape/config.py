@@ -48,11 +48,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 OUTPUT_FORMATS = ("full", "concise", "json", "sarif", "github")
 
 # Same folders as rnnshape.files.SKIP_DIRS, as patterns (kept here so exclude can replace them).
@@ -311,7 +306,7 @@ def find_config_file(start_dir: PathLike) -> Optional[tuple[Path, dict]]:
         if own.is_file():
             return own, _read_toml(own)
         project = candidate / "pyproject.toml"
-        if project.is_file():
+        if project.is_file() and _mentions_rnnshape(project):
             data = _read_toml(project)
             tool = data.get("tool")
             if isinstance(tool, dict) and "rnnshape" in tool:
@@ -322,7 +317,22 @@ def find_config_file(start_dir: PathLike) -> Optional[tuple[Path, dict]]:
     return None
 
 
+def _mentions_rnnshape(path: Path) -> bool:
+    """Whether a pyproject.toml can hold our table at all: most do not, and reading TOML
+    costs more than the rest of a one-file check's start."""
+    try:
+        with open(path, "rb") as handle:
+            return b"rnnshape" in handle.read()
+    except OSError:
+        return True  # let the reader report it
+
+
 def _read_toml(path: Path) -> dict:
+    # Imported here: most runs find no configuration file, and need no TOML reader.
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
 from rnnshape.shapes.facts import Facts
+from rnnshape.syntax import parents
+
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
 SAFE, UNSAFE = "safe", "unsafe"
 
@@ -39,29 +41,45 @@ class FixContext:
         self.facts = facts
         self.positions = positions
         self.options = options
-        self._parents = None
+        self._skeleton = None
 
     def text(self, node) -> str:
         return self.module.code_for_node(node)
 
-    def parent(self, node):
-        if self._parents is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._parents = wrapper.resolve(ParentNodeProvider)
-        return self._parents.get(node)
+    @property
+    def skeleton(self) -> dict:
+        """Statement -> the node that holds it, for every statement of the module."""
+        if self._skeleton is None:
+            self._skeleton = parents(self.module, expressions=False)
+        return self._skeleton
+
+    def block_of(self, stmt) -> Optional[cst.CSTNode]:
+        """The block (indented block or module) whose ``body`` holds ``stmt``."""
+        return self.skeleton.get(stmt)
+
+    def _innermost(self, node, kinds) -> Optional[cst.CSTNode]:
+        """The innermost node of ``kinds`` in the statement skeleton whose span holds
+        ``node``'s: positions stand in for a parent map of every expression."""
+        where = self.positions[node]
+        start, end = (where.start.line, where.start.column), (where.end.line, where.end.column)
+        best, best_start = None, None
+        for candidate in self.skeleton:
+            if not isinstance(candidate, kinds):
+                continue
+            span = self.positions[candidate]
+            first = (span.start.line, span.start.column)
+            if first <= start and end <= (span.end.line, span.end.column) and \
+                    (best_start is None or first >= best_start):
+                best, best_start = candidate, first
+        return best
 
     def statement_of(self, node) -> Optional[cst.CSTNode]:
         """The statement (simple line or compound) that contains ``node``."""
-        while node is not None and not isinstance(node, (cst.SimpleStatementLine,
-                                                         cst.BaseCompoundStatement)):
-            node = self.parent(node)
-        return node
+        return node if isinstance(node, _STATEMENTS) else self._innermost(node, _STATEMENTS)
 
     def scope_of(self, node) -> Optional[cst.CSTNode]:
         """The function (or module) whose names ``node`` sees."""
-        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Module)):
-            node = self.parent(node)
-        return node
+        return self._innermost(node, cst.FunctionDef) or self.module
 
     def row(self, node) -> int:
         return self.positions[node].start.line

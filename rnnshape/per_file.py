@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from rnnshape.api import FixOptions, analyze, diagnostics_of, fix_source
 from rnnshape.cache import Cache
@@ -15,15 +15,22 @@ from rnnshape.config import Config
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import Source, decode_source, discover, read_bytes
 from rnnshape.guard import DEFAULT_MEGABYTES, DEFAULT_SECONDS, guarded, limit_memory
-from rnnshape.notebook import Notebook, load_notebook
 from rnnshape.parallel import ordered_map
 from rnnshape.rules import REGISTRY
+
+if TYPE_CHECKING:
+    from rnnshape.notebook import Notebook
 
 NOTEBOOK_SUFFIX = ".ipynb"
 
 
 def is_notebook(path: str) -> bool:
     return path.endswith(NOTEBOOK_SUFFIX)
+
+
+def load_notebook(text: str, path: str) -> "Notebook":
+    from rnnshape.notebook import load_notebook as load  # only notebooks pay for the reader
+    return load(text, path)
 
 
 @dataclass
@@ -103,7 +110,7 @@ class FileJob:
             raise _in_cells(notebook, exc) if notebook is not None else exc
         return FileResult(path, _in_notebook(notebook, found), _errors(path, errors))
 
-    def _fixed(self, path, source: Source, notebook: Optional[Notebook], program: str,
+    def _fixed(self, path, source: Source, notebook: Optional["Notebook"], program: str,
                codes) -> FileResult:
         fixed = fix_source(program, path, codes, self.options)
         if notebook is None:
@@ -127,13 +134,13 @@ def _errors(path: str, messages: list[str]) -> list[FileError]:
     return [FileError(path, message) for message in messages]
 
 
-def _in_notebook(notebook: Optional[Notebook], diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+def _in_notebook(notebook: Optional["Notebook"], diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     if notebook is None:
         return diagnostics
     return [notebook.map_diagnostic(d) for d in diagnostics]
 
 
-def _in_cells(notebook: Notebook, exc: FileError) -> FileError:
+def _in_cells(notebook: "Notebook", exc: FileError) -> FileError:
     """``exc`` with its program row said as a cell and a row in it.
 
     The row of a FileError on a notebook is otherwise read as a line of the JSON file (in the

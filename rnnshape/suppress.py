@@ -57,6 +57,8 @@ def _add(result: NoqaMap, row: int, comment: str) -> None:
 def noqa_map(source: str) -> NoqaMap:
     """Row (1-based) -> codes suppressed on it; None means all codes."""
     result: NoqaMap = {}
+    if "noqa" not in source.lower():
+        return result  # no comment can hold one: the tokenizer need not run
     resume = 1
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):

@@ -300,17 +300,16 @@ def test_summary_explains_fix_marker(applicabilities, hint):
     # The [*] in front of a message means nothing to a new user unless the summary says it.
     import io
 
-    from rich.console import Console
-
     from rnnshape.diagnostic import Diagnostic, Edit, Fix
+    from rnnshape.report.terminal import Terminal
     from rnnshape.report.text import render_summary
 
     diagnostics = [
         Diagnostic("RNN001", "layout-mismatch", "m", "error", "f.py", 1, 1, 1, 2,
                    fix=None if a is None else Fix(a, "m", (Edit(1, 1, 1, 2, "x"),)))
         for a in applicabilities]
-    console = Console(file=io.StringIO(), width=200, no_color=True, highlight=False)
-    render_summary(console, diagnostics, [], 1)
-    lines = console.file.getvalue().splitlines()
+    out = Terminal(io.StringIO(), color=False)
+    render_summary(out, diagnostics, [], 1)
+    lines = out.stream.getvalue().splitlines()
     assert lines[0].startswith(f"Found {len(diagnostics)} finding")
     assert lines[1:] == ([hint] if hint else [])

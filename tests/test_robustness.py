@@ -209,5 +209,7 @@ def test_whole_torch_package_without_a_crash(tmp_path):
     # The package must really have been checked, not skipped as ignored or excluded.
     checked = re.search(r"in (\d+) files\.|\((\d+) files\)", result.stdout)
     assert checked and int(checked[1] or checked[2]) > 1000, result.stdout[-500:]
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, \
+        result.stderr[-3000:]
     for match in error_lines(result):
         assert Path(match["file"]).is_relative_to(tree), match.group(0)

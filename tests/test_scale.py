@@ -1,11 +1,10 @@
-"""Whole trees that are not ours: the standard library and torch, through check and fix.
+"""Whole trees that are not ours: the standard library through check and fix.
 
-Marked slow: together about two minutes on two cores.  They assert no internal error, no file
-touched, and a one-line error for each file that cannot be used.
+Marked slow.  They assert no internal error, no file touched, and a one-line error for each
+file that cannot be used.  The torch package is checked once, in test_robustness.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,13 +15,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 STDLIB = sysconfig.get_paths()["stdlib"]
-
-
-def _torch_dir():
-    spec = importlib.util.find_spec("torch")
-    if spec is None or spec.origin is None:
-        pytest.skip("torch not installed")
-    return os.path.dirname(spec.origin)
 
 
 def _mtimes(root):
@@ -56,9 +48,8 @@ def test_check_standard_library(tmp_path):
     assert _mtimes(STDLIB) == before
 
 
-@pytest.mark.parametrize("tree", ["stdlib", "torch"])
-def test_fix_diff_over_foreign_trees(tree, tmp_path):
-    root = STDLIB if tree == "stdlib" else _torch_dir()
+def test_fix_diff_over_the_standard_library(tmp_path):
+    root = STDLIB
     before = _mtimes(root)
     proc = _run("fix", "--diff", root, cwd=tmp_path)
     _assert_clean_run(proc)

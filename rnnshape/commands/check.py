@@ -50,7 +50,7 @@ def run_check(args) -> int:
                               seconds=args.file_timeout, megabytes=args.file_memory):
         for error in result.errors:
             errors.append(error)
-            err.print(str(error), markup=False)
+            err.print(str(error))
         diagnostics.extend(result.diagnostics)
         # checked files only: the summary counts the unreadable ones apart
         files += not result.errors or bool(result.diagnostics)

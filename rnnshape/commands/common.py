@@ -7,6 +7,7 @@ from typing import Optional
 
 from rnnshape.config import Config, ConfigError, load_config
 from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.report.terminal import Terminal
 from rnnshape.rules import REGISTRY, all_rules
 
 MACHINE_FORMATS = ("json", "sarif")  # the formats that print each fix's edits
@@ -32,22 +33,20 @@ def config_from(args) -> Config:
                               unsafe_fixes=True if getattr(args, "unsafe_fixes", False) else None)
 
 
-def usage_error(err, exc: Exception) -> int:
+def usage_error(err: Terminal, exc: Exception) -> int:
     message = exc.message if isinstance(exc, FileError) else str(exc)
-    err.print(f"rnnshape: error: {message}", markup=False)
+    err.print(f"rnnshape: error: {message}")
     return 2
 
 
-def consoles():
-    from rich.console import Console  # a cached or empty run can skip rich's import cost
-    return (Console(file=sys.stdout, highlight=False, soft_wrap=True),
-            Console(file=sys.stderr, highlight=False, soft_wrap=True))
+def consoles() -> tuple[Terminal, Terminal]:
+    return Terminal(sys.stdout), Terminal(sys.stderr)
 
 
 def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError],
            statistics: bool = False) -> None:
     """Diagnostics in one of the output formats (the summary is the caller's)."""
-    # Imported here: rich and the renderers cost start-up time a cached or empty run can skip.
+    # Imported here: each run needs one renderer, and a clean run none of them.
     from rnnshape.report.github import render_github
     from rnnshape.report.json_report import render_json, render_statistics_json
     from rnnshape.report.sarif import render_sarif

@@ -35,7 +35,7 @@ def run_fix(args) -> int:
                             args.file_memory):
         for error in result.errors:
             errors.append(error)
-            err.print(str(error), markup=False)
+            err.print(str(error))
         remaining.extend(result.diagnostics)
         if not result.changed:
             continue
@@ -48,7 +48,7 @@ def run_fix(args) -> int:
     if not dry:
         render(out, fmt, remaining, errors)
     summary = _summary(applied, changed, dry, remaining)
-    (err if args.diff or fmt in ("json", "sarif", "github") else out).print(summary, markup=False)
+    (err if args.diff or fmt in ("json", "sarif", "github") else out).print(summary)
     if errors:
         return 2
     if dry:
@@ -62,7 +62,7 @@ def _write(result: FileResult, errors: list, err) -> bool:
     except OSError as exc:
         error = FileError(result.path, f"cannot write: {exc.strerror or exc}")
         errors.append(error)
-        err.print(str(error), markup=False)
+        err.print(str(error))
         return False
     return True
 
@@ -92,13 +92,13 @@ def _fix_stdin(args, job: FileJob, err) -> int:
     try:
         text = decode_source(data, name).text
     except FileError as exc:
-        err.print(str(exc), markup=False)
+        err.print(str(exc))
         sys.stdout.buffer.write(data)  # an editor piping through us must not lose the buffer
         return 2
     result = run_text(name, text, job)
     if result.errors:
         for error in result.errors:
-            err.print(str(error), markup=False)
+            err.print(str(error))
         if result.new_text is None or result.new_text == text:
             sys.stdout.buffer.write(data)
             return 2

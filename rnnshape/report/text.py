@@ -4,11 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Optional
 
-from rich.cells import cell_len
-from rich.console import Console
-from rich.markup import escape
-
 from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.report.terminal import Terminal, cell_len
 
 
 def location(d: Diagnostic) -> str:
@@ -22,12 +19,20 @@ def one_line(text: str) -> str:
     return " ".join(text.split()) if "\n" in text or "\r" in text else text
 
 
-def render_concise(console: Console, diagnostics: list[Diagnostic]) -> None:
+def _header(out: Terminal, d: Diagnostic, bold_location: bool) -> str:
+    marker = " [*]" if d.fix is not None and d.fix.applicability == "safe" else ""
+    where = out.style(location(d), "bold") if bold_location else location(d)
+    code = out.style(d.code, "bold", _color(d))
+    return f"{where}: {code}{marker} {one_line(d.message)}"
+
+
+def _color(d: Diagnostic) -> str:
+    return "red" if d.severity == "error" else "yellow"
+
+
+def render_concise(out: Terminal, diagnostics: list[Diagnostic]) -> None:
     for d in diagnostics:
-        marker = " " + escape("[*]") if d.fix is not None and d.fix.applicability == "safe" else ""
-        color = "red" if d.severity == "error" else "yellow"
-        console.print(f"{escape(location(d))}: [bold {color}]{d.code}[/]{marker} "
-                      f"{escape(one_line(d.message))}", highlight=False, soft_wrap=True)
+        out.print(_header(out, d, bold_location=False))
 
 
 TAB_SIZE = 4
@@ -63,66 +68,58 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - cell_len(text))
 
 
-def render_full(console: Console, diagnostics: list[Diagnostic]) -> None:
+def render_full(out: Terminal, diagnostics: list[Diagnostic]) -> None:
     for d in diagnostics:
-        color = "red" if d.severity == "error" else "yellow"
-        marker = " " + escape("[*]") if d.fix is not None and d.fix.applicability == "safe" else ""
-        console.print(f"[bold]{escape(location(d))}[/]: [bold {color}]{d.code}[/]{marker} "
-                      f"{escape(one_line(d.message))}", highlight=False, soft_wrap=True)
+        out.print(_header(out, d, bold_location=True))
         # A trace step in another notebook cell is labelled with its cell.
         labels = [str(t.row) if t.cell in (None, d.cell) else f"cell {t.cell}:{t.row}"
                   for t in d.trace]
         gutter = max(len(label) for label in [str(d.row)] + labels)
         pad = " " * gutter
-        line = d.source_line
-        offset, width = caret_span(line, d.column, d.end_column if d.end_row == d.row else None)
-        console.print(f"[blue]{pad} |[/]", highlight=False, soft_wrap=True)
-        console.print(f"[blue]{d.row:>{gutter}} |[/] {escape(_display(line).rstrip())}",
-                      highlight=False, soft_wrap=True)
-        console.print(f"[blue]{pad} |[/] {' ' * offset}[bold {color}]{'^' * width} "
-                      f"{d.code}[/]", highlight=False, soft_wrap=True)
+        offset, width = caret_span(d.source_line, d.column,
+                                   d.end_column if d.end_row == d.row else None)
+        bar, row = out.style(f"{pad} |", "blue"), out.style(f"{d.row:>{gutter}} |", "blue")
+        carets = out.style("^" * width + " " + d.code, "bold", _color(d))
+        out.print(bar)
+        out.print(f"{row} {_display(d.source_line).rstrip()}")
+        out.print(f"{bar} {' ' * offset}{carets}")
         if d.trace:
-            console.print(f"[blue]{pad} =[/] shape trace:", highlight=False, soft_wrap=True)
+            out.print(f"{out.style(f'{pad} =', 'blue')} shape trace:")
             # One column for the code, one for the shapes, whatever the longest code is.
             text_width = max(cell_len(t.text) for t in d.trace)
             for t, label in zip(d.trace, labels):
-                console.print(f"[blue]{pad}  [/]   {label:>{gutter}}  "
-                              f"{escape(_pad(t.text, text_width))}  [cyan]{escape(t.shape)}[/]",
-                              highlight=False, soft_wrap=True)
+                out.print(f"{pad}     {label:>{gutter}}  {_pad(t.text, text_width)}  "
+                          f"{out.style(t.shape, 'cyan')}")
         if d.fix is not None:
-            console.print(f"[blue]{pad} =[/] [green]{d.fix.applicability} fix[/]: "
-                          f"{escape(one_line(d.fix.message))}", highlight=False, soft_wrap=True)
-        console.print()
+            out.print(f"{out.style(f'{pad} =', 'blue')} "
+                      f"{out.style(f'{d.fix.applicability} fix', 'green')}: {one_line(d.fix.message)}")
+        out.print()
 
 
-def render_summary(console: Console, diagnostics: list[Diagnostic], errors: list[FileError],
+def render_summary(out: Terminal, diagnostics: list[Diagnostic], errors: list[FileError],
                    files: int) -> None:
     if diagnostics:
         by_severity = Counter(d.severity for d in diagnostics)
         parts = [f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in sorted(by_severity.items())]
         noun = "finding" if len(diagnostics) == 1 else "findings"
-        console.print(f"Found {len(diagnostics)} {noun} ({', '.join(parts)}) in {files} "
-                      f"file{'s' if files != 1 else ''}.", highlight=False, soft_wrap=True)
+        out.print(f"Found {len(diagnostics)} {noun} ({', '.join(parts)}) in {files} "
+                  f"file{'s' if files != 1 else ''}.")
         # Says what the [*] marks mean and how to act on them.
         safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
         unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability != "safe")
         unsafe_hint = "`rnnshape fix --unsafe-fixes`"
         if safe:
             more = f" ({unsafe} more with {unsafe_hint})" if unsafe else ""
-            console.print(f"{escape('[*]')} {safe} fixable with `rnnshape fix`{more}.",
-                          highlight=False, soft_wrap=True)
+            out.print(f"[*] {safe} fixable with `rnnshape fix`{more}.")
         elif unsafe:
-            console.print(f"{unsafe} fixable with {unsafe_hint}.", highlight=False,
-                          soft_wrap=True)
+            out.print(f"{unsafe} fixable with {unsafe_hint}.")
     elif not errors:
-        console.print(f"All checks passed ({files} file{'s' if files != 1 else ''}).",
-                      highlight=False)
+        out.print(f"All checks passed ({files} file{'s' if files != 1 else ''}).")
     if errors:
-        console.print(f"{len(errors)} file{'s' if len(errors) != 1 else ''} could not be checked.",
-                      highlight=False)
+        out.print(f"{len(errors)} file{'s' if len(errors) != 1 else ''} could not be checked.")
 
 
-def render_statistics(console: Console, diagnostics: list[Diagnostic]) -> None:
+def render_statistics(out: Terminal, diagnostics: list[Diagnostic]) -> None:
     counts = Counter((d.code, d.name) for d in diagnostics)
     for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        console.print(f"{n:>5}  {code}  {name}", highlight=False)
+        out.print(f"{n:>5}  {code}  {name}")

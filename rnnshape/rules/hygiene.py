@@ -84,7 +84,7 @@ def evaluate(model, batches):
     def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
         region: EvalRegion = finding.data
         eval_stmt = fctx.statement_of(region.eval_node)
-        block = fctx.parent(eval_stmt)
+        block = fctx.block_of(eval_stmt)
         if block is None or not hasattr(block, "body"):
             return None
         body = list(block.body)
