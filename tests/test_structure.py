@@ -53,15 +53,12 @@ def _imported(name: str, node: ast.AST) -> list[str]:
 
 
 def _graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports anywhere (a lazy import inside a function can
+    close a cycle as well as one at the top)."""
     graph = {}
     for name, path in MODULES.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        graph[name] = {t for node in tree.body for t in _imported(name, node)}
-        # ``if TYPE_CHECKING:`` and ``try: import x`` at module level count too.
-        for node in tree.body:
-            if isinstance(node, (ast.If, ast.Try)):
-                for inner in ast.walk(node):
-                    graph[name].update(_imported(name, inner))
+        graph[name] = {t for node in ast.walk(tree) for t in _imported(name, node)}
     return graph
 
 
