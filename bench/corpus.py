@@ -437,6 +437,8 @@ def tracker_coverage(text: str, path: str) -> Counter | None:
         out["calls"] = len(facts.recurrent_calls)
         out["shaped"] = sum(1 for c in facts.recurrent_calls
                             if getattr(c.shape, "dims", None) is not None)
+        out["roles"] = sum(1 for c in facts.recurrent_calls
+                           if any(d.role for d in (getattr(c.shape, "dims", None) or ())))
         return out
     except Exception:
         return None
@@ -488,7 +490,7 @@ def check_project(project: Project, root: Path, check_file, coverage: bool = Fal
 
 def print_table(results: list[Result]) -> None:
     codes = sorted({c for r in results for c in r.codes})
-    cov = ["modules", "calls", "shaped"] if any(r.coverage for r in results) else []
+    cov = ["modules", "calls", "shaped", "roles"] if any(r.coverage for r in results) else []
     head = ["project", "version", "group", "files", "nbs", "sites", "direct", "dynamic", *cov,
             *codes, "findings", "errors", "seconds"]
 

@@ -10,10 +10,9 @@ fixed.  A rule whose own code raises does not take the file down: its error is k
 """
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Collection, Optional
+from typing import Collection, Optional, Sequence
 
 import libcst as cst
 
@@ -24,9 +23,11 @@ from rnnshape.fixkit import UNSAFE, FixContext, FixOptions, Plan
 from rnnshape.prefilter import may_matter, tree_may_matter
 from rnnshape.rules import REGISTRY, Context, Finding, all_rules
 from rnnshape.rules.base import one_line
+from rnnshape.project import Sources
+from rnnshape.shapes.facts import Facts
 from rnnshape.shapes.interp import Interpreter
 from rnnshape.suppress import is_suppressed, noqa_map
-from rnnshape.syntax import parse, positions, python_tree
+from rnnshape.syntax import Unit, parse, python_tree
 
 MAX_ROUNDS = 8  # fix rounds per file: each applies what does not overlap, then re-checks
 
@@ -36,69 +37,116 @@ __all__ = ["Analysis", "FixOptions", "FixResult", "analyze", "check_source", "di
 
 @dataclass
 class Analysis:
-    module: cst.Module
-    facts: object
+    """The findings of one file: its own run, and the runs of the files that import it (which
+    call its code with their shapes); facts of all runs together."""
+
+    unit: Unit
+    facts: Facts
     findings: list[Finding]  # what ``check`` reports: suppressed ones are already gone
     scope: dict = field(default_factory=dict)  # module-level names -> tracker values
     errors: list[str] = field(default_factory=list)  # rules whose own code failed
+    units: list = field(default_factory=list)  # every source the runs read, this file first
     plans: dict = field(default_factory=dict)  # (id(finding), options) -> its plan
-    contexts: dict = field(default_factory=dict)  # options -> FixContext (parents resolved once)
+    contexts: dict = field(default_factory=dict)  # options -> FixContext
 
-    @functools.cached_property
+    @property
+    def module(self) -> cst.Module:
+        return self.unit.module
+
+    @property
     def positions(self):
         # Resolved on first use: LibCST computes positions by generating the whole file's code,
         # which costs more than parsing it, and a file without findings never needs them.
-        return positions(self.module)
+        return self.unit.positions
 
     def row(self, finding: Finding) -> int:
         return self.positions[finding.anchor or finding.node].start.line
 
+    def unit_of(self, node) -> Optional[Unit]:
+        """The source ``node`` is in (a trace may pass through other files)."""
+        return next((u for u in self.units if u.holds(node)), None)
+
     def fix_context(self, options: FixOptions) -> FixContext:
         if options not in self.contexts:
-            self.contexts[options] = FixContext(self.module, self.facts, self.positions, options)
+            self.contexts[options] = FixContext(self.unit, self.facts, options)
         return self.contexts[options]
 
     def plan(self, finding: Finding, options: FixOptions) -> Optional[Plan]:
         key = (id(finding), options)
         if key not in self.plans:
             try:
-                self.plans[key] = plan_for(finding, self.fix_context(options))
+                plan = plan_for(finding, self.fix_context(options))
             except RuleFailure as exc:
                 self.errors.append(str(exc))
-                self.plans[key] = None
+                plan = None
+            # A fix edits this file only: one that would reach into another is not offered.
+            if plan is not None and not all(self.unit.holds(n) for n in plan.changes):
+                plan = None
+            self.plans[key] = plan
         return self.plans[key]
 
 
-def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None) -> Optional[Analysis]:
-    """Facts and findings of one program (``codes``: the rules to run, None for all), or None
-    when no rule can fire on it.  Raises FileError when it does not parse."""
+def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
+            sources: Optional[Sources] = None, importers: Sequence[str] = (),
+            linked: bool = False) -> Optional[Analysis]:
+    """Facts and findings of one file (``codes``: the rules to run, None for all), or None
+    when no rule can fire on it.  Raises FileError when it does not parse.
+
+    With ``sources`` the project's own modules that the file imports are read (and the
+    findings their code gives are left to their own files); ``importers`` are files of the
+    run that import this one: each is run too, and what its run finds in this file counts.
+    ``linked``: the file reaches recurrent code through a local import, so the keyword
+    prefilter does not apply."""
     # Python's own parser first: several times faster than LibCST, it makes sure a broken
     # file is not passed as clean, and it refuses the deep nesting that overflows the stack
     # of LibCST's native parser (a crash no exception handler could catch).
     tree = python_tree(text, filename)
-    relevant = may_matter(text) and (tree is None or tree_may_matter(tree))
+    relevant = linked or (may_matter(text) and (tree is None or tree_may_matter(tree)))
     if tree is not None and not relevant:
         return None  # nothing here can produce a finding: no LibCST tree is built
-    module = parse(text, filename)
+    unit = sources.entry(filename, text) if sources is not None else \
+        Unit(filename, text, parse(text, filename))
     if not relevant:
         return None
-    interpreter = Interpreter(module)
-    facts = interpreter.run()
-    analysis = Analysis(module, facts, [], interpreter.module_scope.vars)
-    ctx = Context(module, facts)
-    for rule in all_rules():
-        if codes is None or rule.code in codes:
-            try:
-                analysis.findings.extend(rule.check(ctx))
-            except (RecursionError, MemoryError):
-                raise
-            except Exception as exc:
-                analysis.errors.append(str(RuleFailure(rule.code, "checking", exc)))
+    analysis = Analysis(unit, Facts(), [])
+    seen = set()
+    for entry in [unit] + [u for u in map(_importer(sources), importers) if u is not None]:
+        interpreter = Interpreter(entry, sources)
+        facts = interpreter.run()
+        analysis.facts.merge(facts)
+        if entry is unit:
+            analysis.scope = interpreter.module_scope.vars
+        for finding in _checked(Context(entry.module, facts), codes, analysis.errors):
+            key = (finding.code, id(finding.anchor or finding.node))
+            if key not in seen and unit.holds(finding.anchor or finding.node):
+                seen.add(key)
+                analysis.findings.append(finding)
+    analysis.units = [unit] + [u for u in (sources.units.values() if sources else ())
+                               if u is not None and u is not unit]
     if analysis.findings:  # tokenizing for comments costs more than the rare finding
         noqa = noqa_map(text)
         analysis.findings = [f for f in analysis.findings
                              if not is_suppressed(analysis.row(f), f.code, noqa)]
     return analysis
+
+
+def _importer(sources: Optional[Sources]):
+    def read(path: str) -> Optional[Unit]:
+        return sources.unit(path, limit=False) if sources is not None else None
+    return read
+
+
+def _checked(ctx: Context, codes, errors: list[str]) -> list[Finding]:
+    findings = []
+    for rule in all_rules():
+        if codes is None or rule.code in codes:
+            try:
+                findings.extend(rule.check(ctx))
+            except (RecursionError, MemoryError):
+                raise
+            except Exception as exc:
+                errors.append(str(RuleFailure(rule.code, "checking", exc)))
+    return findings
 
 
 def diagnostics_of(analysis: Optional[Analysis], text: str, filename: str,
@@ -147,7 +195,9 @@ def _trace_line(analysis: Analysis, step) -> TraceLine:
     if len(text) > 60:
         text = text[:57] + "..."
     shape = str(step.shape) if step.shape is not None else step.note
-    return TraceLine(row=analysis.positions[step.node].start.line, text=text, shape=shape)
+    unit = analysis.unit_of(step.node) or analysis.unit
+    path = None if unit is analysis.unit else unit.path
+    return TraceLine(row=unit.positions[step.node].start.line, text=text, shape=shape, path=path)
 
 
 def check_source(text: str, filename: str = "<string>", codes: Optional[Collection[str]] = None,
@@ -190,12 +240,13 @@ def _round(analysis: Analysis, options: FixOptions) -> dict:
 
 
 def fix_source(text: str, filename: str, codes: Optional[Collection[str]] = None,
-               options: FixOptions = FixOptions()) -> FixResult:
+               options: FixOptions = FixOptions(), sources: Optional[Sources] = None,
+               importers: Sequence[str] = (), linked: bool = False) -> FixResult:
     """Apply fixes, re-check, and repeat until the file is stable.  Raises FileError if the
     result would not parse (the caller then leaves the file as it was)."""
     current = text
     seen = {current}
-    analysis = analyze(current, filename, codes)
+    analysis = analyze(current, filename, codes, sources, importers, linked)
     errors = list(analysis.errors) if analysis is not None else []
     before = _counts(analysis)
     for _ in range(MAX_ROUNDS):
@@ -209,7 +260,7 @@ def fix_source(text: str, filename: str, codes: Optional[Collection[str]] = None
         if new == current or new in seen:
             break  # nothing changed, or we are going round in circles: stop where we are
         try:
-            analysis = analyze(new, filename, codes)
+            analysis = analyze(new, filename, codes, sources, importers, linked)
         except FileError:
             raise FileError(filename, "a fix produced code that does not parse; file left unchanged")
         seen.add(new)

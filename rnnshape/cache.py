@@ -34,24 +34,30 @@ class Cache:
     def _file(self, key: str) -> str:
         return os.path.join(self.root, key[:2], key + ".json")
 
-    def get(self, key: str) -> Optional[tuple[list[Diagnostic], list[FileError]]]:
-        """(diagnostics, errors), or None on a miss."""
+    def get(self, key: str) -> Optional[tuple[list[Diagnostic], list[FileError], dict]]:
+        """(diagnostics, errors, depends), or None on a miss: also when a file the result
+        depended on (an imported module, an importer) has changed since."""
         try:
             with open(self._file(key), encoding="utf-8") as handle:
                 entry = json.load(handle)
+            depends = entry["depends"]
+            if any(_digest(path) != sha for path, sha in depends.items()):
+                return None
             errors = [FileError(e["filename"], e["message"], e.get("row")) for e in entry["errors"]]
-            return [Diagnostic.from_dict(d) for d in entry["diagnostics"]], errors
-        except (OSError, ValueError, KeyError, TypeError):
+            return [Diagnostic.from_dict(d) for d in entry["diagnostics"]], errors, depends
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def put(self, key: str, diagnostics: list[Diagnostic], errors: list[FileError]) -> None:
+    def put(self, key: str, diagnostics: list[Diagnostic], errors: list[FileError],
+            depends: Optional[dict] = None) -> None:
         if any("internal error" in e.message or e.message.startswith("skipped:") for e in errors):
             # Our bug, or a time/memory limit that the next run may set higher: try again
             # next time rather than remember it.
             return
         entry = {"diagnostics": [d.to_dict() for d in diagnostics],
                  "errors": [{"filename": e.filename, "message": e.message, "row": e.row}
-                            for e in errors]}
+                            for e in errors],
+                 "depends": depends or {}}
         target = self._file(key)
         try:
             if not os.path.isdir(self.root):
@@ -66,6 +72,14 @@ class Cache:
             os.replace(tmp, target)
         except OSError:
             pass  # a read-only tree still gets checked, just not cached
+
+
+def _digest(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def open_cache(enabled: bool) -> Optional[Cache]:

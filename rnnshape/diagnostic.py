@@ -31,6 +31,7 @@ class TraceLine:
     text: str
     shape: str
     cell: Optional[int] = None  # in a notebook: the cell of ``row``, which may be another one
+    path: Optional[str] = None  # the file of ``row`` when it is not the diagnostic's own
 
 
 @dataclass
@@ -82,8 +83,8 @@ class Diagnostic:
                      "end_location": {"row": e.end_row, "column": e.end_column},
                      "content": e.content} for e in self.fix.edits],
             },
-            "trace": [{"cell": t.cell, "row": t.row, "text": t.text, "shape": t.shape}
-                      for t in self.trace],
+            "trace": [{"filename": t.path or self.filename, "cell": t.cell, "row": t.row,
+                       "text": t.text, "shape": t.shape} for t in self.trace],
         }
 
 

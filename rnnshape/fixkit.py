@@ -13,7 +13,7 @@ from typing import Optional
 import libcst as cst
 
 from rnnshape.shapes.facts import Facts
-from rnnshape.syntax import parents
+from rnnshape.syntax import Unit
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
@@ -36,12 +36,12 @@ class FixOptions:
 class FixContext:
     """What a rule needs to build a plan: the tree, positions, parents, and a few helpers."""
 
-    def __init__(self, module: cst.Module, facts: Facts, positions, options: FixOptions):
-        self.module = module
+    def __init__(self, unit: Unit, facts: Facts, options: FixOptions):
+        self.unit = unit
+        self.module = unit.module
         self.facts = facts
-        self.positions = positions
+        self.positions = unit.positions
         self.options = options
-        self._skeleton = None
 
     def text(self, node) -> str:
         return self.module.code_for_node(node)
@@ -49,9 +49,7 @@ class FixContext:
     @property
     def skeleton(self) -> dict:
         """Statement -> the node that holds it, for every statement of the module."""
-        if self._skeleton is None:
-            self._skeleton = parents(self.module, expressions=False)
-        return self._skeleton
+        return self.unit.skeleton
 
     def block_of(self, stmt) -> Optional[cst.CSTNode]:
         """The block (indented block or module) whose ``body`` holds ``stmt``."""

@@ -5,8 +5,9 @@ file.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from rnnshape.api import FixOptions, analyze, diagnostics_of, fix_source
@@ -16,6 +17,8 @@ from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import Source, decode_source, discover, read_bytes
 from rnnshape.guard import DEFAULT_MEGABYTES, DEFAULT_SECONDS, guarded, limit_memory
 from rnnshape.parallel import ordered_map
+from rnnshape.prefilter import may_matter
+from rnnshape.project import ProjectMap, Resolver, Sources, project_map, roots_of
 from rnnshape.rules import REGISTRY
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ class FileResult:
     source: Optional[Source] = None
     new_text: Optional[str] = None
     applied: Counter = field(default_factory=Counter)
+    # the other files the result depends on (imported modules, importers): path -> sha256
+    depends: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -64,6 +69,10 @@ class FileJob:
     edits: bool = True  # each fix's edits: only machine-readable formats show them
     cache: Optional[Cache] = None
     seconds: float = DEFAULT_SECONDS
+    # The project: the folders that bound its local modules (default: the file's folder),
+    # and what the prepass over the run's files learned (who imports whom).
+    roots: tuple = ()
+    project: ProjectMap = ProjectMap()
 
     def __call__(self, path: str) -> FileResult:
         try:
@@ -75,14 +84,15 @@ class FileJob:
         if key is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                return _named(FileResult(path, *hit), path)
+                diagnostics, errors, depends = hit
+                return _named(FileResult(path, diagnostics, errors, depends=depends), path)
         try:
             source = decode_source(data, path)
             result = guarded(path, lambda: self.run(path, source, codes), self.seconds)
         except FileError as exc:
             result = FileResult(path, errors=[exc])
         if key is not None:
-            self.cache.put(key, result.diagnostics, result.errors)
+            self.cache.put(key, result.diagnostics, result.errors, result.depends)
         return result
 
     def codes_for(self, path: str) -> frozenset:
@@ -92,27 +102,37 @@ class FileJob:
         if self.cache is None or self.fix:
             return None
         extra = ",".join(sorted(codes)) + ("+edits" if self.edits else "") + \
-            ("+batch-first" if self.options.batch_first else "")
+            ("+batch-first" if self.options.batch_first else "") + \
+            "".join(f"|{p}" for p in self.project.importers.get(path, ())) + \
+            ("+linked" if path in self.project.linked else "")
         return self.cache.key(path, data, extra)
+
+    def sources(self, path: str) -> Sources:
+        return Sources(Resolver(self.roots or roots_of([path])))
 
     def run(self, path: str, source: Source, codes) -> FileResult:
         notebook = load_notebook(source.text, path) if is_notebook(path) else None
         if notebook is not None and not notebook.is_python:
             return FileResult(path, source=source, new_text=source.text)
         program = notebook.program() if notebook is not None else source.text
+        sources = self.sources(path)
+        importers = self.project.importers.get(path, ())
+        linked = path in self.project.linked
         try:
             if self.fix:
-                return self._fixed(path, source, notebook, program, codes)
-            analysis = analyze(program, path, codes)
+                return self._fixed(path, source, notebook, program, codes, sources)
+            analysis = analyze(program, path, codes, sources, importers, linked)
             found = diagnostics_of(analysis, program, path, self.options, self.edits)
             errors = analysis.errors if analysis is not None else []
         except FileError as exc:
             raise _in_cells(notebook, exc) if notebook is not None else exc
-        return FileResult(path, _in_notebook(notebook, found), _errors(path, errors))
+        return FileResult(path, _in_notebook(notebook, found), _errors(path, errors),
+                          depends=_depends(sources, path))
 
     def _fixed(self, path, source: Source, notebook: Optional["Notebook"], program: str,
-               codes) -> FileResult:
-        fixed = fix_source(program, path, codes, self.options)
+               codes, sources: Sources) -> FileResult:
+        fixed = fix_source(program, path, codes, self.options, sources,
+                           self.project.importers.get(path, ()), path in self.project.linked)
         if notebook is None:
             new_text = fixed.text
         elif fixed.text == program:
@@ -128,6 +148,11 @@ class FileJob:
                                  if e not in fixed.errors]
         return FileResult(path, _in_notebook(notebook, remaining), _errors(path, errors),
                           source, new_text, fixed.applied)
+
+
+def _depends(sources: Sources, path: str) -> dict:
+    own = os.path.abspath(path)
+    return {p: sha for p, sha in sources.read.items() if os.path.abspath(p) != own}
 
 
 def _errors(path: str, messages: list[str]) -> list[FileError]:
@@ -177,6 +202,8 @@ def run_files(paths: list[str], job: FileJob, jobs: int = 1, force_exclude: bool
     walked gives a result with its error."""
     items = list(discover(paths, force_exclude=force_exclude, exclude=job.config.is_excluded))
     files = [item for item in items if not isinstance(item, FileError)]
+    roots = job.roots or roots_of(paths)
+    job = replace(job, roots=roots, project=scan_project(files, roots))
     results = iter(ordered_map(job, files, jobs, on_crash=crashed, initializer=limit_memory,
                                initargs=(megabytes,)))
     for item in items:
@@ -184,6 +211,20 @@ def run_files(paths: list[str], job: FileJob, jobs: int = 1, force_exclude: bool
             yield FileResult(item.filename, errors=[item])
         else:
             yield next(results)
+
+
+def scan_project(files: list[str], roots: tuple) -> ProjectMap:
+    """Who imports whom among the run's files, read cheaply (a regular expression over each
+    file, no parse)."""
+    scripts = [f for f in files if f.endswith(".py")]
+    texts = {}
+    for path in scripts:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                texts[path] = handle.read()
+        except OSError:
+            continue
+    return project_map(scripts, texts, Resolver(roots), may_matter)
 
 
 def run_text(name: str, text: str, job: FileJob) -> FileResult:

@@ -97,3 +97,36 @@ def parents(module: cst.Module, expressions: bool = True) -> dict:
                         found[item] = node
                         stack.append(item)
     return found
+
+
+class Unit:
+    """One parsed source of a run: a file (or a notebook's program), its text and its tree,
+    with positions and the statement skeleton computed the first time they are asked for."""
+
+    __slots__ = ("path", "text", "module", "_positions", "_skeleton")
+
+    def __init__(self, path: str, text: str, module: cst.Module):
+        self.path = path
+        self.text = text
+        self.module = module
+        self._positions = None
+        self._skeleton = None
+
+    @property
+    def positions(self) -> dict:
+        if self._positions is None:
+            self._positions = positions(self.module)
+        return self._positions
+
+    @property
+    def skeleton(self) -> dict:
+        """Statement -> the node that holds it (see ``parents``)."""
+        if self._skeleton is None:
+            self._skeleton = parents(self.module, expressions=False)
+        return self._skeleton
+
+    def holds(self, node) -> bool:
+        return node in self.positions
+
+    def __repr__(self) -> str:
+        return f"Unit({self.path!r})"

@@ -128,7 +128,8 @@ def test_json_schema():
         assert start["column"] >= 1 and end["column"] >= 1
         assert (end["row"], end["column"]) > (start["row"], start["column"])
         for step in item["trace"]:
-            assert set(step) == {"cell", "row", "text", "shape"}
+            assert set(step) == {"filename", "cell", "row", "text", "shape"}
+            assert step["filename"] == item["filename"]  # one file: every step is in it
             assert step["cell"] is None
             assert 1 <= step["row"] <= n_lines
             assert step["text"] and step["shape"]

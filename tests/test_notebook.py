@@ -316,5 +316,6 @@ def test_trace_steps_and_fix_edits_name_their_own_cells():
     [edit] = d.fix.edits
     assert (edit.cell, edit.row, edit.column, edit.end_row, edit.end_column, edit.content) == \
         (3, 1, 18, 1, 20, "32")
-    assert d.to_json()["trace"][0] == {"cell": 1, "row": 5, "text": "torch.zeros(5, 3, 8)",
+    assert d.to_json()["trace"][0] == {"filename": "n.ipynb", "cell": 1, "row": 5,
+                                       "text": "torch.zeros(5, 3, 8)",
                                        "shape": "(5, 3, 8)"}

@@ -1,6 +1,7 @@
 """Human-readable reports: ``full`` (source frame and shape trace) and ``concise``."""
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Optional
 
@@ -68,13 +69,29 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - cell_len(text))
 
 
+def _step_label(d: Diagnostic, step) -> str:
+    """A trace step's row; a step in another file or notebook cell says which."""
+    if step.path is not None:
+        return f"{_shown_path(step.path)}:{step.row}"
+    return str(step.row) if step.cell in (None, d.cell) else f"cell {step.cell}:{step.row}"
+
+
+def _shown_path(path: str) -> str:
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith("..") else relative
+
+
 def render_full(out: Terminal, diagnostics: list[Diagnostic]) -> None:
     for d in diagnostics:
         out.print(_header(out, d, bold_location=True))
-        # A trace step in another notebook cell is labelled with its cell.
-        labels = [str(t.row) if t.cell in (None, d.cell) else f"cell {t.cell}:{t.row}"
-                  for t in d.trace]
-        gutter = max(len(label) for label in [str(d.row)] + labels)
+        labels = [_step_label(d, t) for t in d.trace]
+        # Rows of this file share the frame's gutter; a step elsewhere widens only the trace.
+        gutter = max(len(label) for label in [str(d.row)] + [lb for lb, t in zip(labels, d.trace)
+                                                             if t.path is None])
+        label_width = max([gutter] + [len(label) for label in labels])
         pad = " " * gutter
         offset, width = caret_span(d.source_line, d.column,
                                    d.end_column if d.end_row == d.row else None)
@@ -88,7 +105,7 @@ def render_full(out: Terminal, diagnostics: list[Diagnostic]) -> None:
             # One column for the code, one for the shapes, whatever the longest code is.
             text_width = max(cell_len(t.text) for t in d.trace)
             for t, label in zip(d.trace, labels):
-                out.print(f"{pad}     {label:>{gutter}}  {_pad(t.text, text_width)}  "
+                out.print(f"{pad}     {label:>{label_width}}  {_pad(t.text, text_width)}  "
                           f"{out.style(t.shape, 'cyan')}")
         if d.fix is not None:
             out.print(f"{out.style(f'{pad} =', 'blue')} "

@@ -247,3 +247,14 @@ class Facts:
     # The tracker stopped early (step budget, deep recursion): what it never reached is
     # missing, so facts about something *not* happening have been dropped.
     truncated: bool = False
+
+    def merge(self, other: "Facts") -> None:
+        """Add another run's facts (of the same file's importers) to these."""
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if isinstance(value, list):
+                mine.extend(value)
+            elif isinstance(value, set):
+                mine |= value
+            elif isinstance(value, bool):
+                setattr(self, name, mine or value)

@@ -131,6 +131,23 @@ class PackedV:
     time: Optional[Dim] = None
 
 
+@dataclass
+class ModuleV:
+    """A module of the project, imported: its names as its top level bound them."""
+
+    unit: Any  # syntax.Unit
+    scope: Any  # interp.scope.Scope
+
+
+@dataclass(frozen=True)
+class LazyV:
+    """A name bound by an import of a local module that has not been read yet: ``path`` is
+    the module's file, ``name`` the name taken from it (None: the module itself)."""
+
+    path: str
+    name: Optional[str] = None
+
+
 def same_value(a, b) -> bool:
     if a is b:
         return True

@@ -11,7 +11,7 @@ The interpreter is one object; its parts live in one module each: ``statements``
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 import libcst as cst
 
@@ -19,20 +19,27 @@ from rnnshape.shapes.facts import Facts
 from rnnshape.shapes.interp.calls import Calls
 from rnnshape.shapes.interp.expressions import Expressions
 from rnnshape.shapes.interp.functions import UserCode
+from rnnshape.shapes.interp.imports import Imports
 from rnnshape.shapes.interp.scope import MAX_STEPS, BranchAttrs, Budget, Frame, Scope
 from rnnshape.shapes.interp.statements import Statements
 from rnnshape.shapes.recorder import Recorder
 from rnnshape.shapes.values import ClassV, FuncV
+from rnnshape.syntax import Unit
 
 
-class Interpreter(Statements, Expressions, Calls, UserCode):
+class Interpreter(Statements, Expressions, Calls, UserCode, Imports):
     max_steps = MAX_STEPS
 
-    def __init__(self, module: cst.Module):
-        self.module = module
+    def __init__(self, entry: Union[Unit, cst.Module], loader=None):
+        """``entry``: the source to run.  ``loader`` (``project.Sources``) resolves and reads
+        the project's own modules that it imports; without one they stay unknown."""
+        self.entry = entry if isinstance(entry, Unit) else Unit("<module>", "", entry)
+        self.module = self.entry.module
+        self.loader = loader
+        self.modules: dict = {}  # path -> ModuleV (None: unusable) of what the run imported
         self.recorder = Recorder()
         self.steps = 0
-        self.module_scope = Scope()
+        self.module_scope = Scope(unit=self.entry)
         self.visited_funcs: set[int] = set()
         self.classes: list[ClassV] = []
         self.funcs: list[FuncV] = []

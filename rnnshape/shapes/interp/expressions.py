@@ -11,8 +11,8 @@ from rnnshape.shapes.interp.scope import Frame, Scope, decorators, int_literal, 
 from rnnshape.shapes.ops import Item, binary, index_tensor, loader_batch, tensor_attribute
 from rnnshape.shapes.ops.base import int_of
 from rnnshape.shapes.ops.builtins import NAMES as BUILTIN_NAMES
-from rnnshape.shapes.values import (ClassV, BoundV, DatasetV, InstV, IntV, ListV, Lit, LoaderV,
-                                    ModV, Ref, StateTupleV, TensorV, TupleV, same_value)
+from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, InstV, IntV, ListV, Lit, LoaderV,
+                                    ModuleV, ModV, Ref, StateTupleV, TensorV, TupleV, same_value)
 
 # Names everyone uses for torch, taken to mean torch when a star import may have bound them.
 CONVENTIONAL = {"nn": "torch.nn", "torch": "torch", "F": "torch.nn.functional"}
@@ -28,7 +28,7 @@ class Expressions:
         if isinstance(node, cst.Name):
             scope = self._current_scope
             value, _ = scope.lookup(node.value) if scope else (None, False)
-            return value
+            return self.force(value, node.value, scope)
         if isinstance(node, cst.Attribute):
             return self.attribute(self.eval_quiet(node.value), node.attr.value, node)
         return None
@@ -52,7 +52,7 @@ class Expressions:
     def _name(self, node: cst.Name, frame: Frame):
         value, found = frame.scope.lookup(node.value)
         if found:
-            return value
+            return self.force(value, node.value, frame.scope)
         if node.value in ("True", "False"):
             return Lit(node.value == "True")
         if node.value == "None":
@@ -253,7 +253,7 @@ class Expressions:
 
     def iter_elem(self, iterable, node):
         if isinstance(iterable, LoaderV):
-            return loader_batch(iterable)
+            return loader_batch(iterable, node)
         if isinstance(iterable, IntV):  # a range
             return IntV(Dim.unknown())
         if isinstance(iterable, ListV):
@@ -288,6 +288,8 @@ class Expressions:
             return None
         if isinstance(base, TensorV):
             return tensor_attribute(base, name, node)
+        if isinstance(base, ModuleV):
+            return self.module_attribute(base, name)
         return None
 
     def instance_attribute(self, base: InstV, name: str):
@@ -296,7 +298,7 @@ class Expressions:
         if name in base.cls.methods:
             method = base.cls.methods[name]
             if decorators(method.node) & {"property", "cached_property"}:
-                return self.call_function(method, [], {}, Frame(self.module_scope), bound=base)
+                return self.call_function(method, [], {}, Frame(method.env), bound=base)
             return BoundV(base, method)
         return base.cls.class_attrs.get(name)
 

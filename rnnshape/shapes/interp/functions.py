@@ -91,7 +91,7 @@ class UserCode:
             elif spread:
                 scope.vars[name] = None
             elif unknown_args:
-                scope.vars[name] = self.default_of(param)
+                scope.vars[name] = self.default_of(param, func.env)
             elif param.default is not None:
                 scope.vars[name] = self.eval(param.default, Frame(func.env))
             else:
@@ -109,10 +109,10 @@ class UserCode:
                 scope.vars[star.name.value] = None
         return scope
 
-    def default_of(self, param: cst.Param):
+    def default_of(self, param: cst.Param, env: Scope):
         """A parameter nobody passed: its default if it is a size, else unknown."""
         if param.default is not None:
-            value = self.eval(param.default, Frame(self.module_scope))
+            value = self.eval(param.default, Frame(env))
             if isinstance(value, IntV):
                 return IntV(Dim.sym(param.name.value))
             # A flag's default (``batch_first=False``) is only what callers get when they do

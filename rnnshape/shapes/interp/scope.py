@@ -22,11 +22,14 @@ class Budget(Exception):
 
 
 class Scope:
-    __slots__ = ("vars", "parent")
+    __slots__ = ("vars", "parent", "unit")
 
-    def __init__(self, parent: Optional["Scope"] = None, vars: Optional[dict] = None):
+    def __init__(self, parent: Optional["Scope"] = None, vars: Optional[dict] = None,
+                 unit=None):
         self.vars = vars if vars is not None else {}
         self.parent = parent
+        # The source a module scope belongs to; nested scopes find it through their parents.
+        self.unit = unit if unit is not None else (parent.unit if parent is not None else None)
 
     def lookup(self, name: str):
         scope = self
@@ -52,6 +55,11 @@ class Frame:
     returns: list = field(default_factory=list)
     func: Optional[FuncV] = None
     in_loop: bool = False  # loop bodies run once, so accumulators are not followed
+
+    @property
+    def unit(self):
+        """The source whose code this frame runs."""
+        return self.scope.unit
 
     @property
     def function_name(self) -> Optional[str]:

@@ -70,12 +70,16 @@ class Statements:
 
     def _function_def(self, stmt, frame: Frame):
         func = FuncV(stmt, frame.scope)
-        self.funcs.append(func)
+        if frame.unit is self.entry:  # another file's functions are that file's to analyse
+            self.funcs.append(func)
         frame.scope.vars[stmt.name.value] = func
         for deco in stmt.decorators:
             self.eval(deco.decorator, frame)
 
     def _if(self, stmt, frame: Frame):
+        if self.is_main_guard(stmt.test, frame):
+            self.exec_block(self.orelse_body(stmt.orelse), frame)
+            return
         self.eval(stmt.test, frame)
         self.exec_branches([stmt.body.body, self.orelse_body(stmt.orelse)], frame)
 
@@ -204,12 +208,14 @@ class Statements:
                 # ``@x.setter`` reuses the property's name; the getter is what reads see.
                 if not decorators(stmt) & {"setter", "deleter"}:
                     cls.methods[stmt.name.value] = func
-                self.funcs.append(func)
+                if frame.unit is self.entry:
+                    self.funcs.append(func)
             else:
                 self.exec_stmt(stmt, body_frame)
         cls.class_attrs.update(body_scope.vars)
         frame.scope.vars[node.name.value] = cls
-        self.classes.append(cls)
+        if frame.unit is self.entry:
+            self.classes.append(cls)
 
     # -------------------------------------------------------------- simple statements
     def exec_small(self, small, frame: Frame):
@@ -239,37 +245,6 @@ class Statements:
             self.exec_import(small, frame)
         elif isinstance(small, cst.ImportFrom):
             self.exec_import_from(small, frame)
-
-    def exec_import(self, small: cst.Import, frame: Frame):
-        for alias in small.names:
-            full = dotted(alias.name)
-            if full is None:
-                continue
-            if full == "torch" or full.startswith("torch."):
-                self.recorder.imports_torch()
-            if alias.asname is not None:
-                frame.scope.vars[alias.asname.name.value] = Ref(full)
-            else:
-                top = full.split(".")[0]
-                frame.scope.vars[top] = Ref(top)
-
-    def exec_import_from(self, small: cst.ImportFrom, frame: Frame):
-        mod = dotted(small.module) if small.module is not None else None
-        star = isinstance(small.names, cst.ImportStar)
-        if mod is None or small.relative:
-            self.star_imported |= star
-            for alias in ([] if star else small.names):
-                frame.scope.vars[(alias.asname.name if alias.asname else alias.name).value] = None
-            return
-        if mod == "torch" or mod.startswith("torch."):
-            self.recorder.imports_torch()
-        if star:
-            self.star_imported = True
-            return
-        for alias in small.names:
-            name = dotted(alias.name)
-            bound = alias.asname.name.value if alias.asname else name
-            frame.scope.vars[bound] = Ref(f"{mod}.{name}")
 
     # -------------------------------------------------------------- binding
     def bind_target(self, target, value, frame: Frame):

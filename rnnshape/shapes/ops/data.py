@@ -35,15 +35,17 @@ def data_loader(call: OpCall):
                    dim.with_role(BATCH, "dim 0 of a DataLoader batch"))
 
 
-def loader_batch(loader: LoaderV):
-    """One batch of a loader: each sample's tensors with the batch dim in front."""
+def loader_batch(loader: LoaderV, node=None):
+    """One batch of a loader: each sample's tensors with the batch dim in front (``node``:
+    the expression iterated, shown in the trace)."""
     if loader.dataset is None:
         return None
     items = []
     for item in loader.dataset.items:
         if isinstance(item, TensorV) and item.shape.dims is not None:
-            items.append(TensorV(Shape((loader.batch,) + item.shape.dims), item.trace,
-                                 integer=item.integer))
+            batch = TensorV(Shape((loader.batch,) + item.shape.dims), item.trace,
+                            integer=item.integer)
+            items.append(batch.step(node, batch.shape) if node is not None else batch)
         else:
             items.append(None)
     # The default collate gives a list even for a one-tensor dataset: ``for (xb,) in loader``.
