@@ -24,13 +24,22 @@ LIBRARIES = frozenset({"torch", "numpy", "pandas", "scipy", "sklearn", "matplotl
                        "torchvision", "torchaudio", "torchtext", "lightning",
                        "pytorch_lightning", "transformers", "os", "sys", "math", "random",
                        "json", "time", "re", "collections", "typing", "dataclasses", "argparse"})
-# A local module pulled into another file's run is read only up to this size: project code is
-# small, and a library's 5,000-line module costs more to interpret than it can tell.
-MAX_DEPENDENCY_LINES = 3000
-# At most this many local modules are read for one run.
-MAX_DEPENDENCIES = 24
-# At most this many importers of a file are run to learn the shapes it is called with.
-MAX_IMPORTERS = 4
+# What one file's work may read besides the file itself.  Project code is small and fits;
+# a library's thousand-line modules would cost more to interpret than they can tell, so the
+# budget (in lines) stops there and what is left out stays unknown.
+MAX_DEPENDENCY_LINES = 2500  # one module
+DEPENDENCY_BUDGET = 6000  # all modules a file's runs read
+# At most this many importers of a file are run to learn the shapes it is called with, each
+# of at most this many lines.
+MAX_IMPORTERS = 3
+MAX_IMPORTER_LINES = 2000
+# Whether a file builds recurrent modules, as far as its text says: what makes the files that
+# import it (and the files it is imported by) worth analysing.
+RECURRENT_TEXT = re.compile(r"\b(?:LSTM|GRU|RNN)(?:Cell)?\s*\(")
+# Parsed sources kept between the files a worker process handles: a module imported by many
+# files of a project is parsed once.
+PARSED_LIMIT = 64
+_PARSED: dict = {}
 
 _IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+(?P<dots>\.*)(?P<module>[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^#\n]*)"
@@ -155,32 +164,40 @@ def project_map(files: list[str], texts: dict[str, str], resolver: Resolver,
     imports = {path: resolver.imported_files(path, texts.get(path, "")) for path in files}
     relevant = {path for path in files if matters(texts.get(path, ""))}
     for target in {t for targets in imports.values() for t in targets} - set(files):
-        try:
-            with open(target, encoding="utf-8", errors="replace") as handle:
-                if matters(handle.read()):
-                    relevant.add(target)
-        except OSError:
-            continue
-    linked = _linked(imports, relevant)
-    return ProjectMap(importers_of(files, imports, (relevant & set(files)) | linked),
-                      frozenset(linked))
+        if matters(_read(target)):
+            relevant.add(target)
+    recurrent = {p for p in relevant if RECURRENT_TEXT.search(texts.get(p) or _read(p))}
+    linked = _linked(imports, recurrent)
+    short = {p for p in files if texts.get(p, "").count("\n") <= MAX_IMPORTER_LINES}
+    importers = importers_of(files, imports, ((relevant & set(files)) | linked) & short)
+    # Callers matter to the files whose shapes they decide: those that build recurrent
+    # modules or reach them.
+    wanted = {os.path.abspath(p) for p in recurrent | linked}
+    return ProjectMap({p: found for p, found in importers.items()
+                       if os.path.abspath(p) in wanted}, frozenset(linked))
 
 
-def _linked(imports: dict[str, set[str]], relevant: set[str]) -> set[str]:
-    """Files that reach a relevant file through their imports (and are not relevant)."""
-    hot = {os.path.abspath(p) for p in relevant}
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def _linked(imports: dict[str, set[str]], recurrent: set[str], depth: int = 2) -> set[str]:
+    """Files that reach recurrent code through at most ``depth`` local imports (``train.py``
+    importing ``trainer.py`` importing ``model.py``), and do not mention it themselves."""
+    hot = {os.path.abspath(p) for p in recurrent}
     linked: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for path, targets in imports.items():
-            key = os.path.abspath(path)
-            if key in hot:
-                continue
-            if any(os.path.abspath(t) in hot for t in targets):
-                hot.add(key)
-                linked.add(path)
-                changed = True
+    for _ in range(depth):
+        found = {path for path, targets in imports.items()
+                 if os.path.abspath(path) not in hot
+                 and any(os.path.abspath(t) in hot for t in targets)}
+        if not found:
+            break
+        linked |= found
+        hot |= {os.path.abspath(p) for p in found}
     return linked
 
 
@@ -223,27 +240,42 @@ class Sources:
     override: dict = field(default_factory=dict)  # abspath -> text
     units: dict = field(default_factory=dict)  # abspath -> Unit or None (unusable)
     read: dict = field(default_factory=dict)  # path -> sha256 of its bytes
+    budget: int = DEPENDENCY_BUDGET  # lines of modules still to be read
 
     def unit(self, path: str, limit: bool = True) -> Optional[Unit]:
+        """The parsed module at ``path``; None when it cannot be read or parsed, or (with
+        ``limit``) when it would pass the per-module size or the job's budget."""
         key = os.path.abspath(path)
         if key in self.units:
             return self.units[key]
         self.units[key] = None  # also while it is being read: an import cycle sees nothing
-        loaded = sum(1 for u in self.units.values() if u is not None)
-        if limit and (loaded >= MAX_DEPENDENCIES):
-            return None
         try:
-            text = self.override.get(key)
-            if text is None:
-                data = read_bytes(path)
-                self.read[path] = hashlib.sha256(data).hexdigest()
-                text = decode_source(data, path).text
-            if limit and text.count("\n") > MAX_DEPENDENCY_LINES:
-                return None
-            unit = Unit(path, text, parse(text, path))
+            data = read_bytes(path)
+            sha = hashlib.sha256(data).hexdigest()
+            self.read[path] = sha
+            unit = self._parsed(path, key, data, sha, limit)
         except (FileError, RecursionError, MemoryError):
             return None
         self.units[key] = unit
+        return unit
+
+    def _parsed(self, path: str, key: str, data: bytes, sha: str, limit: bool) -> Optional[Unit]:
+        cached = _PARSED.get(key)
+        if cached is not None and cached[0] == sha:
+            unit = cached[1]
+        else:
+            text = decode_source(data, path).text
+            if limit and text.count("\n") > min(MAX_DEPENDENCY_LINES, self.budget):
+                return None
+            unit = Unit(path, text, parse(text, path))
+            if len(_PARSED) >= PARSED_LIMIT:
+                _PARSED.pop(next(iter(_PARSED)))
+            _PARSED[key] = (sha, unit)
+        lines = unit.text.count("\n")
+        if limit:
+            if lines > min(MAX_DEPENDENCY_LINES, self.budget):
+                return None
+            self.budget -= lines
         return unit
 
     def entry(self, path: str, text: str) -> Unit:
