@@ -62,8 +62,10 @@ def main(argv=None) -> int:
             hit = next((seen[p] for p in places(mistake) if p in seen), None)
             found += hit is not None
             missed += hit is None
-        hits = {id(hit)} if hit else set()
-        others = [r for r in results if id(r) not in hits]
+        spots = places(mistake) if mistake else set()
+        others = [r for r in results
+                  if (os.path.relpath(r["filename"], answer["project"]), r["location"]["row"])
+                  not in spots]
         for r in others:
             where = f"{os.path.relpath(r['filename'], answer['project'])}:{r['location']['row']}"
             extra.append(f"{answer['project']}/{where} {r['code']} {r['message']}"

@@ -6,6 +6,7 @@ shapes are listed; others are accepted and ignored.
 from __future__ import annotations
 
 RECURRENT = {"LSTM", "GRU", "RNN"}
+RECURRENT_CELLS = {"LSTMCell", "GRUCell", "RNNCell"}
 
 _RNN_COMMON = ("input_size", "hidden_size", "num_layers")
 CONSTRUCTORS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
@@ -18,6 +19,10 @@ CONSTRUCTORS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
     "RNN": (_RNN_COMMON + ("nonlinearity", "bias", "batch_first", "dropout", "bidirectional"),
             {"num_layers": 1, "nonlinearity": "tanh", "bias": True, "batch_first": False,
              "dropout": 0.0, "bidirectional": False}),
+    "LSTMCell": (("input_size", "hidden_size", "bias"), {"bias": True}),
+    "GRUCell": (("input_size", "hidden_size", "bias"), {"bias": True}),
+    "RNNCell": (("input_size", "hidden_size", "bias", "nonlinearity"),
+                {"bias": True, "nonlinearity": "tanh"}),
     "Linear": (("in_features", "out_features", "bias"), {"bias": True}),
     "LazyLinear": (("out_features", "bias"), {"bias": True}),
     "Embedding": (("num_embeddings", "embedding_dim", "padding_idx"), {"padding_idx": None}),
@@ -32,7 +37,9 @@ CONSTRUCTORS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
 SHAPE_PRESERVING_MODULES = {
     "Dropout", "ReLU", "Tanh", "Sigmoid", "GELU", "LeakyReLU", "ELU", "SELU", "Softmax",
     "LogSoftmax", "Identity", "LayerNorm", "Softplus", "SiLU", "Mish", "Hardtanh", "PReLU",
-    "Dropout1d", "AlphaDropout",
+    "Dropout1d", "AlphaDropout", "Dropout2d", "ReLU6", "Hardswish", "Hardsigmoid", "Softsign",
+    "Tanhshrink", "LogSigmoid", "Softmin", "CELU", "RReLU", "Threshold", "BatchNorm1d",
+    "BatchNorm2d", "GroupNorm", "InstanceNorm1d", "RMSNorm",
 }
 SHAPE_PRESERVING_FUNCS = {
     "relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "selu", "softmax", "log_softmax",
@@ -41,7 +48,24 @@ SHAPE_PRESERVING_FUNCS = {
     "requires_grad_", "clamp", "clip", "sign", "sin", "cos", "pow", "mul", "add", "sub", "div",
     "type_as", "bfloat16", "pin_memory", "relu_", "tanh_", "sigmoid_", "round", "floor", "ceil",
     "masked_fill", "layer_norm", "normalize", "log1p", "expm1", "square", "reciprocal",
+    # more elementwise math, and in-place forms that return their receiver
+    "cumsum", "cumprod", "nan_to_num", "clamp_min", "clamp_max", "erf", "rsqrt", "log2", "log10",
+    "trunc", "frac", "tan", "sinh", "cosh", "asin", "acos", "atan", "relu6", "hardtanh",
+    "softsign", "logsigmoid", "softmin", "mish", "hardswish", "gumbel_softmax", "batch_norm",
+    "group_norm", "instance_norm", "alpha_dropout", "dropout1d", "feature_alpha_dropout",
+    "clamp_", "masked_fill_", "fill_", "zero_", "normal_", "uniform_", "bernoulli_", "add_",
+    "mul_", "sub_", "div_", "exp_", "log_", "abs_", "neg_", "sqrt_", "pow_", "clip_",
+    "requires_grad", "share_memory_", "cos_", "sin_", "copy_", "index_fill_",
 }
+# Reductions: with ``dim``/``axis`` the dim goes (or stays as 1 with ``keepdim``), without it
+# the result is a scalar.
+REDUCTIONS = {"sum", "mean", "max", "min", "amax", "amin", "std", "var", "prod", "norm",
+              "argmax", "argmin", "logsumexp", "median", "all", "any", "count_nonzero", "nansum",
+              "nanmean"}
+# Elementwise functions of several tensors: the result has the operands' broadcast shape.
+BROADCASTING_FUNCS = {"maximum", "minimum", "where", "fmax", "fmin", "atan2", "hypot",
+                      "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
+                      "pow", "power", "lerp"}
 
 CLASSIFICATION_LOSSES = {"CrossEntropyLoss", "NLLLoss"}
 LOSSES = CLASSIFICATION_LOSSES | {

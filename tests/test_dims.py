@@ -109,8 +109,17 @@ def test_scaling_keeps_the_role_but_a_product_of_symbols_has_none():
     assert (Dim.sym("batch_size") * Dim.sym("seq_len")).role is None
 
 
-def test_sum_has_no_role():
-    assert (Dim.sym("hidden_size") + Dim.const(1)).role is None
+def test_a_size_shifted_by_a_constant_or_a_loop_index_keeps_its_role():
+    assert (Dim.sym("seq_len") - Dim.const(1)).role == TIME
+    window = Dim.sym("window")
+    i = Dim.index("i")
+    length = (i + window + Dim.const(1)) - (i + Dim.const(1))
+    assert length.same(window) and length.role == TIME
+
+
+def test_sum_of_two_meaningful_sizes_has_no_role():
+    assert (Dim.sym("hidden_size") + Dim.sym("embed_dim")).role is None
+    assert (Dim.sym("seq_len") - Dim.sym("window")).role is None
 
 
 # ---------------------------------------------------------------------- floordiv

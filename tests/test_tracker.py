@@ -1191,7 +1191,7 @@ class M(nn.Module):
         return self.fc(out[:, -1])
 
 
-m = M(8, 16, "lstm")
+m = M(8, 16, input("cell: "))
 m(torch.randn(4, 20, 8))
 """
 BIDIR = "nn.LSTM(n_features, hidden, bidirectional=True, batch_first=True)"
@@ -1203,6 +1203,13 @@ def test_attribute_set_differently_in_branches_is_unknown(first, second):
     # which branch runs is not known, so neither module's output size is proven
     src = BRANCHES.format(first=first, second=second)
     assert findings(src, {"RNN004"}) == []
+
+
+@pytest.mark.parametrize("cell, found", [('"lstm"', []), ('"gru"', ["RNN004"])])
+def test_a_branch_the_arguments_decide_is_the_only_one_run(cell, found):
+    # M(..., "gru") builds the unidirectional GRU: its output has hidden features, not 2 * hidden
+    src = BRANCHES.format(first=BIDIR, second=UNIDIR).replace('input("cell: ")', cell)
+    assert [code for code, _ in findings(src, {"RNN004"})] == found
 
 
 def test_attributes_the_branches_leave_alone_are_kept():

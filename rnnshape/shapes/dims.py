@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 BATCH, TIME, FEATURE = "batch", "time", "feature"
+INDEX = "a loop index"  # the origin of a loop variable's symbol
 
 Monomial = tuple[str, ...]  # sorted symbol names; () is the constant term
 
@@ -23,7 +24,8 @@ _ROLE_WORDS = {
            "step", "window", "sentence", "text", "tokens", "words", "chars", "seqlen", "seq_len",
            "horizon", "lookback", "frames", "maxlen", "max_len", "t"},
     FEATURE: {"vocab", "embed", "embedding", "emb", "hidden", "input", "feature", "features",
-              "feat", "dim", "channels", "chan", "size", "units", "d", "nfeat", "n_features",
+              "feat", "feats", "dim", "channels", "chan", "size", "units", "d", "nfeat",
+              "n_features",
               "input_size", "hidden_size", "in", "classes", "vocabulary", "num_features", "ninp",
               "nhid", "ntoken", "ntokens"},
 }
@@ -89,6 +91,12 @@ class Dim:
     def unknown(role: Optional[str] = None, origin: Optional[str] = None) -> "Dim":
         return Dim(None, role, origin)
 
+    @staticmethod
+    def index(name: str) -> "Dim":
+        """A loop variable (``for i in range(n)``): a value, not a size, so its name gives no
+        meaning; sums with it cancel (``(i + w) - i`` is ``w``)."""
+        return Dim(((((f"{name}",), 1)),), None, INDEX)
+
     def with_parts(self, parts) -> "Dim":
         return Dim(self.poly, self.role, self.origin, tuple(parts))
 
@@ -129,12 +137,26 @@ class Dim:
     def __add__(self, other: "Dim") -> "Dim":
         if self.poly is None or other.poly is None:
             return Dim.unknown()
-        return Dim(_poly_from(list(self.poly) + list(other.poly)))
+        return Dim(_poly_from(list(self.poly) + list(other.poly)), *self._shifted_role(other))
 
     def __sub__(self, other: "Dim") -> "Dim":
         if self.poly is None or other.poly is None:
             return Dim.unknown()
-        return Dim(_poly_from(list(self.poly) + [(m, -c) for m, c in other.poly]))
+        return Dim(_poly_from(list(self.poly) + [(m, -c) for m, c in other.poly]),
+                   *self._shifted_role(other))
+
+    def _shifted_role(self, other: "Dim") -> tuple[Optional[str], Optional[str]]:
+        """A size moved by a constant or a loop index keeps its meaning: ``seq_len - 1``,
+        ``i + window`` (and ``(i + window) - i``).  Two meaningful sizes added do not."""
+        def offset(d: "Dim") -> bool:
+            return not d.role and (d.value is not None or d.origin == INDEX)
+
+        for a, b in ((self, other), (other, self)):
+            if a.role and offset(b):
+                return a.role, a.origin
+        if offset(self) and offset(other) and INDEX in (self.origin, other.origin):
+            return None, INDEX  # ``i + 1`` is still a position, and cancels like one
+        return None, None
 
     def __mul__(self, other: "Dim") -> "Dim":
         if self.poly is None or other.poly is None:

@@ -26,6 +26,9 @@ class ModuleInfo:
     cfg: dict[str, Any]
     node: Optional[cst.Call]
     label: str = ""  # how the code names it: ``self.lstm``
+    # A container's modules in order (None: the code does not show them), and by name.
+    children: Optional[tuple] = None
+    names: Optional[tuple] = None
 
     def dim(self, key: str) -> Dim:
         value = self.cfg.get(key)

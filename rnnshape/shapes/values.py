@@ -80,11 +80,14 @@ class ModV:
 
 @dataclass
 class ClassV:
-    node: cst.ClassDef
+    node: Optional[cst.ClassDef]  # None for a class made by a call (``namedtuple(...)``)
     env: dict  # the scope it was defined in
     is_module: bool
     methods: dict = field(default_factory=dict)
     class_attrs: dict = field(default_factory=dict)
+    # A record class (dataclass, NamedTuple, namedtuple) without its own __init__: the
+    # constructor binds these names, in order, falling back to the class's defaults.
+    fields: Optional[tuple] = None
 
 
 @dataclass
@@ -105,6 +108,14 @@ class FuncV:
 
 
 @dataclass(frozen=True)
+class SuperV:
+    """``super()`` in a method of ``cls`` bound to ``inst``."""
+
+    inst: "InstV"
+    cls: "ClassV"
+
+
+@dataclass(frozen=True)
 class BoundV:
     inst: InstV
     func: FuncV
@@ -117,8 +128,23 @@ class DatasetV:
 
 @dataclass(frozen=True)
 class LoaderV:
-    dataset: Optional[DatasetV]
+    """A DataLoader: one sample of its dataset (None: unknown) and the batch size; or, with a
+    ``collate_fn``, the batch that function makes (``collated``)."""
+
+    sample: Any
     batch: Dim
+    collated: Any = None
+    custom: bool = False  # a collate_fn or batch_sampler decides what a batch is
+
+
+@dataclass(frozen=True)
+class DictV:
+    """A dict with string keys written in the code (a config, a batch of named tensors)."""
+
+    items: tuple  # ((key, value), ...)
+
+    def get(self, key, default=None):
+        return next((v for k, v in self.items if k == key), default)
 
 
 @dataclass(frozen=True)
@@ -148,6 +174,28 @@ class LazyV:
     name: Optional[str] = None
 
 
+@dataclass
+class ParserV:
+    """An ``argparse.ArgumentParser`` and the options added to it: dest -> whether it holds a
+    whole number (an ``int`` type or default)."""
+
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NamespaceV:
+    """What ``parse_args()`` returns.  A whole-number option is a size the user chooses on
+    the command line: a symbol named after it, never its default."""
+
+    options: tuple  # ((dest, whole number?), ...)
+
+    def get(self, name: str):
+        for dest, whole in self.options:
+            if dest == name:
+                return IntV(Dim.sym(dest)) if whole else None
+        return None
+
+
 def same_value(a, b) -> bool:
     if a is b:
         return True
@@ -155,6 +203,6 @@ def same_value(a, b) -> bool:
         return False
     if isinstance(a, TensorV):
         return a.shape == b.shape and a.rnn_src is b.rnn_src
-    if isinstance(a, (IntV, Lit, Ref, TupleV, ListV, DatasetV, LoaderV)):
+    if isinstance(a, (IntV, Lit, Ref, TupleV, ListV, DatasetV, LoaderV, DictV)):
         return a == b
     return False

@@ -20,6 +20,7 @@ from rnnshape.shapes.interp.calls import Calls
 from rnnshape.shapes.interp.expressions import Expressions
 from rnnshape.shapes.interp.functions import UserCode
 from rnnshape.shapes.interp.imports import Imports
+from rnnshape.shapes.interp.modules import Modules
 from rnnshape.shapes.interp.scope import MAX_STEPS, BranchAttrs, Budget, Frame, Scope
 from rnnshape.shapes.interp.statements import Statements
 from rnnshape.shapes.recorder import Recorder
@@ -27,7 +28,7 @@ from rnnshape.shapes.values import ClassV, FuncV
 from rnnshape.syntax import Unit
 
 
-class Interpreter(Statements, Expressions, Calls, UserCode, Imports):
+class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
     max_steps = MAX_STEPS
 
     def __init__(self, entry: Union[Unit, cst.Module], loader=None):

@@ -1,34 +1,30 @@
-"""Calls: methods on known receivers, library functions through the op tables, ``nn``
-modules built and called, and user code (see ``UserCode``)."""
+"""Calls: methods on known receivers, library functions through the op tables, and what a
+call is (a model called, a seed set, a configuration read); ``nn`` modules are in
+``modules.py``, user code in ``functions.py``."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Optional
 
 import libcst as cst
 
 from rnnshape import torch_api as api
-from rnnshape.shapes.dims import FEATURE, Dim
-from rnnshape.shapes.facts import ModelCall, ModuleInfo, SeedCall
+from rnnshape.shapes.dims import Dim, Shape
+from rnnshape.shapes.facts import ModelCall, SeedCall
+from rnnshape.shapes.interp.modules import CONTAINERS
 from rnnshape.shapes.interp.scope import STAR, Frame, join_all, signature
-from rnnshape.shapes.ops import MODULES, OpCall, call_function, call_method
-from rnnshape.shapes.values import (BoundV, ClassV, FuncV, InstV, IntV, ListV, Lit, ModV, Ref,
-                                    StateTupleV, TensorV, TupleV)
+from rnnshape.shapes.ops import OpCall, call_function, call_method
+from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, FuncV, InstV, IntV, ListV,
+                                    Lit, ModV, NamespaceV, ParserV, Ref, StateTupleV, SuperV,
+                                    TensorV, TupleV)
 
 # Methods that return the module itself (``model.to(device)``, ``model.eval()``).
 _SELF_METHODS = ("to", "cuda", "cpu", "eval", "train", "float", "double", "half")
 _LIST_MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
-# Modules that act on the feature dim only, so the batch/time layout passes through them.
-_NEUTRAL_MODULES = {"Linear", "LazyLinear"} | api.SHAPE_PRESERVING_MODULES
 _LAYOUT_METHODS = {"permute": "permute", "transpose": "transpose", "swapaxes": "transpose",
                    "swapdims": "transpose", "t": "transpose", "view": "flatten",
                    "reshape": "flatten", "flatten": "flatten"}
 _NEUTRAL_METHODS = api.SHAPE_PRESERVING_FUNCS | {"numpy", "dim", "ndimension", "contiguous",
                                                   "detach", "type_as"}
-# Constructor arguments that are sizes: an expression we cannot evaluate still names one.
-_SIZE_PARAMETERS = ("input_size", "hidden_size", "in_features", "out_features", "proj_size",
-                    "num_layers", "embedding_dim", "num_embeddings", "in_channels", "out_channels")
-
 
 class Calls:
     """The call half of the interpreter (see ``Interpreter``)."""
@@ -56,9 +52,13 @@ class Calls:
         if isinstance(receiver, InstV):
             return self.instance_method(receiver, method, args, kwargs, node, frame)
         if isinstance(receiver, ModV):
+            if receiver.info.children is not None or receiver.info.kind in CONTAINERS:
+                return self.container_method(receiver.info, method, args, node, frame)
             if method == "forward":
                 return self.call_value(receiver, args, kwargs, node, frame)
             return receiver if method in _SELF_METHODS else None
+        if isinstance(receiver, SuperV):
+            return self.super_call(receiver.inst, receiver.cls, method, args, kwargs, node, frame)
         if isinstance(receiver, ClassV):
             func = receiver.methods.get(method)
             # bound to the class only if it is a classmethod (see call_function)
@@ -66,6 +66,8 @@ class Calls:
         if isinstance(receiver, (TupleV, ListV)) and method in _LIST_MUTATORS:
             self.mutate_list(node.func.value, receiver, method, args, frame)
             return None
+        if isinstance(receiver, (DictV, ParserV, NamespaceV)):
+            return record_method(receiver, method, args, kwargs)
         callee = self.attribute(receiver, method, node.func)
         if callee is None and method in ("backward", "manual_backward"):
             self.recorder.backward()
@@ -95,6 +97,9 @@ class Calls:
         attr = receiver.attrs.get(method)
         if attr is not None:
             return self.call_value(attr, args, kwargs, node, frame)
+        if method in ("parameters", "buffers") and receiver.cls.is_module:
+            # ``next(self.parameters()).new(...)``: some tensor of the model's, shape unknown
+            return ListV(TensorV(Shape.unknown(), grad=True), Dim.unknown())
         return receiver if method in _SELF_METHODS else None
 
     def mutate_list(self, target, value, method, args, frame: Frame):
@@ -127,7 +132,10 @@ class Calls:
                 else:
                     args.append(STAR)
             elif arg.star == "**":
-                kwargs["**"] = None
+                if isinstance(value, DictV):  # ``nn.LSTM(**cfg)`` with cfg a literal dict
+                    kwargs.update(value.items)
+                else:
+                    kwargs["**"] = None
             elif arg.keyword is not None:
                 kwargs[arg.keyword.value] = value
             else:
@@ -173,13 +181,42 @@ class Calls:
     def call_instance(self, callee: InstV, args, kwargs, node, frame: Frame):
         forward = callee.cls.methods.get("forward") or callee.cls.methods.get("__call__")
         if forward is None:
-            return None
+            # a subclass of Sequential that only builds its children
+            return self.run_children(callee.attrs.get("__children__"), args, kwargs, node, frame)
         result = self.call_function(forward, args, kwargs, frame, bound=callee)
         if isinstance(result, TensorV):
             result = result.step(node, result.shape)
         return result
 
+    def call_back(self, callee, args: list, node):
+        """Call ``callee`` from an op (a dataset's ``__getitem__``, a ``collate_fn``)."""
+        return self.call_value(callee, args, {}, node, Frame(self._current_scope or
+                                                            self.module_scope, depth=1))
+
+    def sample_of(self, dataset, node):
+        """One sample of a dataset: what ``dataset[i]`` gives."""
+        if isinstance(dataset, DatasetV):
+            return TupleV(dataset.items)
+        if isinstance(dataset, ListV):
+            return dataset.elem
+        if isinstance(dataset, TupleV):
+            return join_all(list(dataset.items))
+        if isinstance(dataset, TensorV) and dataset.shape.dims:
+            return replace(dataset, shape=Shape(dataset.shape.dims[1:]), layout_op=None)
+        if isinstance(dataset, InstV):
+            getitem = dataset.cls.methods.get("__getitem__")
+            if getitem is not None:
+                frame = Frame(getitem.env, depth=1)
+                return self.call_function(getitem, [IntV(Dim.index("index"))], {}, frame,
+                                          bound=dataset)
+        return None
+
     def call_ref(self, qual: str, args, kwargs, node, frame: Frame):
+        if qual == "super":
+            return self.super_of(frame)
+        special = _SPECIAL.get(qual)
+        if special is not None:
+            return special(args, kwargs)
         if (qual in api.TORCH_RANDOM or qual in api.RANDOM_INITS) and "generator" not in kwargs:
             self.note_torch_random()  # a private Generator does not draw from the global one
         if qual in api.TORCH_SEEDS or qual in api.OTHER_SEEDS:
@@ -190,6 +227,8 @@ class Calls:
         if kind is not None:
             self.note_torch_random()  # initial weights, dropout masks
             return self.construct(kind, args, kwargs, node)
+        if qual.endswith(".from_pretrained") and api.nn_class(qual[:-16]) == "Embedding":
+            return self.pretrained_embedding(args, kwargs, node)
         if any(a is STAR for a in args):
             result = None  # ``torch.zeros(*sizes)``: the rank itself is unknown
         else:
@@ -202,66 +241,25 @@ class Calls:
                                                   result)
         return result
 
+    def pretrained_embedding(self, args, kwargs, node):
+        """``nn.Embedding.from_pretrained(w)``: an Embedding with w's sizes."""
+        weights = args[0] if args else kwargs.get("embeddings")
+        dims = weights.shape.dims if isinstance(weights, TensorV) else None
+        if dims is None or len(dims) != 2:
+            return None
+        return self.construct("Embedding", [IntV(dims[0]), IntV(dims[1])], {}, node)
+
+    def super_of(self, frame: Frame):
+        """``super()`` in a method: the instance, seen from the method's class."""
+        func = frame.func
+        if func is None or func.owner is None:
+            return None
+        params = func.node.params.params
+        inst = frame.scope.vars.get(params[0].name.value) if params else None
+        return SuperV(inst, func.owner) if isinstance(inst, InstV) else None
+
     def note_torch_random(self):
         self.recorder.torch_random(in_program=not self.standalone)
-
-    # -------------------------------------------------------------- nn modules
-    def construct(self, kind: str, args, kwargs, node) -> Optional[ModV]:
-        sig = api.CONSTRUCTORS.get(kind)
-        cfg: dict[str, Any] = {}
-        if sig is not None:
-            names, defaults = sig
-            for name, value in defaults.items():
-                cfg[name] = value if not isinstance(value, int) or isinstance(value, bool) \
-                    else Dim.const(value)
-            if any(value is STAR for value in args):
-                return ModV(ModuleInfo(kind, {}, node))
-            bound = {names[i]: (value, node.args[i].value if i < len(node.args) else None)
-                     for i, value in enumerate(args) if i < len(names)}
-            for arg in node.args:
-                if arg.keyword is not None and arg.keyword.value in kwargs:
-                    bound[arg.keyword.value] = (kwargs[arg.keyword.value], arg.value)
-            if "**" in kwargs:
-                # ``nn.LSTM(**cfg)``: we do not know which defaults were overridden
-                cfg.update({name: None for name in names if name not in bound})
-            for name, (value, expr) in bound.items():
-                cfg[name] = self.config_value(value, expr, name)
-        if kind in api.RECURRENT:
-            for key in ("input_size", "hidden_size"):
-                if isinstance(cfg.get(key), Dim):
-                    cfg[key] = cfg[key].with_role(FEATURE)
-        info = ModuleInfo(kind, cfg, node)
-        self.recorder.module(info)
-        return ModV(info)
-
-    def config_value(self, value, expr, name):
-        if isinstance(value, IntV):
-            return value.dim
-        if isinstance(value, Lit):
-            return value.value if isinstance(value.value, (bool, float)) else None
-        if value is None and expr is not None and name in _SIZE_PARAMETERS:
-            text = self.code(expr)
-            if len(text) <= 60 and "(" not in text.replace("len(", ""):
-                # An expression we cannot evaluate still names one size everywhere it is
-                # written the same way in this file.
-                return Dim.sym(text, role=FEATURE if name != "num_layers" else None)
-        return None
-
-    def call_module(self, info: ModuleInfo, args, kwargs, node, frame: Frame):
-        x = args[0] if args else kwargs.get("input")
-        if isinstance(x, StateTupleV):
-            self.recorder.state_misuse(node, x.module, "tuple-as-tensor", f"passed to {info.kind}")
-        if isinstance(x, TensorV) and x.layout_of is not None and info.kind not in _NEUTRAL_MODULES:
-            self.recorder.layout_use(x, node, "other", None)
-            x = replace(x, layout_of=None)
-            if args:
-                args = [x] + list(args[1:])
-            else:
-                kwargs = dict(kwargs, input=x)
-        shape = MODULES.get(info.kind)
-        if shape is None:
-            return None
-        return shape(info, OpCall(node, list(args), kwargs, self, no_grad=frame.no_grad))
 
     def note_model_call(self, callee, args, kwargs, node, frame: Frame):
         """Calls from outside any model's own code are what ``verify`` re-runs."""
@@ -274,6 +272,89 @@ class Calls:
             return
         self.recorder.model_call(ModelCall(node, callee, tuple(args), dict(kwargs)),
                                  tuple(signature(a) for a in args))
+
+
+def record_method(receiver, method: str, args, kwargs):
+    """Methods of configuration values: ``cfg.get(k)``, ``parser.add_argument(...)``,
+    ``parser.parse_args()``."""
+    if isinstance(receiver, DictV):
+        if method == "get" and args and isinstance(args[0], Lit):
+            return receiver.get(args[0].value, args[1] if len(args) > 1 else None)
+        if method == "copy":
+            return receiver
+        return None
+    if isinstance(receiver, ParserV):
+        if method == "add_argument":
+            _add_option(receiver, args, kwargs)
+        elif method in ("parse_args", "parse_known_args"):
+            space = NamespaceV(tuple(receiver.options.items()))
+            return space if method == "parse_args" else TupleV((space, None))
+    return None
+
+
+def _add_option(parser: ParserV, args, kwargs) -> None:
+    names = [a.value for a in args if isinstance(a, Lit) and isinstance(a.value, str)]
+    dest = kwargs.get("dest")
+    if isinstance(dest, Lit) and isinstance(dest.value, str):
+        name = dest.value
+    else:
+        longs = [n for n in names if n.startswith("--")]
+        name = (longs[0] if longs else names[0] if names else "").lstrip("-").replace("-", "_")
+    if not name:
+        return
+    kind, default = kwargs.get("type"), kwargs.get("default")
+    parser.options[name] = (isinstance(kind, Ref) and kind.qualname == "int") or \
+        isinstance(default, IntV)
+
+
+def _wrapped(args, kwargs):
+    """``nn.DataParallel(model)``, ``Variable(x)``: the value they wrap."""
+    return args[0] if args else kwargs.get("module", kwargs.get("data"))
+
+
+def _new_dict(args, kwargs):
+    base = args[0] if args else DictV(())
+    if not isinstance(base, DictV) or "**" in kwargs:
+        return None
+    return DictV(tuple((k, v) for k, v in base.items if k not in kwargs) + tuple(kwargs.items()))
+
+
+def _namespace_dict(args, kwargs):
+    space = args[0] if args else None
+    if isinstance(space, NamespaceV):
+        return DictV(tuple((dest, space.get(dest)) for dest, _ in space.options))
+    return None
+
+
+def _named_tuple(args, kwargs):
+    names = args[1] if len(args) > 1 else kwargs.get("field_names")
+    if isinstance(names, Lit) and isinstance(names.value, str):
+        fields = tuple(names.value.replace(",", " ").split())
+    elif isinstance(names, TupleV) and all(isinstance(n, Lit) for n in names.items):
+        fields = tuple(n.value for n in names.items)
+    else:
+        return None
+    return ClassV(None, {}, False, fields=fields)
+
+
+def _ordered_dict(args, kwargs):
+    """``OrderedDict([("lstm", m), ...])``: the pairs, as a dict in order."""
+    pairs = args[0] if args else TupleV(())
+    if not isinstance(pairs, TupleV) or not all(
+            isinstance(p, TupleV) and len(p.items) == 2 and isinstance(p.items[0], Lit)
+            for p in pairs.items):
+        return None
+    return DictV(tuple((p.items[0].value, p.items[1]) for p in pairs.items))
+
+
+_SPECIAL = {
+    "collections.OrderedDict": _ordered_dict,
+    "torch.nn.DataParallel": _wrapped, "torch.nn.parallel.DataParallel": _wrapped,
+    "torch.nn.parallel.DistributedDataParallel": _wrapped, "torch.autograd.Variable": _wrapped,
+    "dict": _new_dict, "vars": _namespace_dict,
+    "argparse.ArgumentParser": lambda args, kwargs: ParserV(),
+    "collections.namedtuple": _named_tuple,
+}
 
 
 def method_kind(method: str, args) -> str:

@@ -1,21 +1,61 @@
 """Expressions: names, literals, attributes, subscripts, arithmetic, comprehensions."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from typing import Optional
 
 import libcst as cst
 
 from rnnshape.shapes.dims import Dim, Shape, role_from_name
-from rnnshape.shapes.interp.scope import Frame, Scope, decorators, int_literal, without_grad
+from rnnshape.shapes.interp.scope import (Frame, Scope, decorators, int_literal, join_all, truth,
+                                          without_grad)
 from rnnshape.shapes.ops import Item, binary, index_tensor, loader_batch, tensor_attribute
 from rnnshape.shapes.ops.base import int_of
 from rnnshape.shapes.ops.builtins import NAMES as BUILTIN_NAMES
-from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, InstV, IntV, ListV, Lit, LoaderV,
-                                    ModuleV, ModV, Ref, StateTupleV, TensorV, TupleV, same_value)
+from rnnshape.shapes.ops.reduce import broadcast
+from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, InstV, IntV, ListV, Lit,
+                                    LoaderV, ModuleV, ModV, NamespaceV, Ref, StateTupleV, TensorV,
+                                    TupleV, same_value)
+
+# Library constants that are plain numbers: a tensor scaled by one keeps its shape.
+NUMBERS = {name: Lit(3.141592653589793) for name in ("math.pi", "numpy.pi", "torch.pi")}
+NUMBERS.update({name: Lit(2.718281828459045) for name in ("math.e", "numpy.e", "torch.e")})
+NUMBERS.update({name: Lit(float("inf")) for name in ("math.inf", "numpy.inf", "torch.inf")})
 
 # Names everyone uses for torch, taken to mean torch when a star import may have bound them.
 CONVENTIONAL = {"nn": "torch.nn", "torch": "torch", "F": "torch.nn.functional"}
+
+
+def compare(operator, left, right):
+    """A comparison the code settles: of two known numbers or strings, or of a value with
+    None (``if hidden is None:`` where hidden is known to be given, or not)."""
+    if isinstance(operator, (cst.Is, cst.IsNot)):
+        none_right = isinstance(right, Lit) and right.value is None
+        if not none_right or left is None:
+            return None
+        is_none = isinstance(left, Lit) and left.value is None
+        return Lit(is_none if isinstance(operator, cst.Is) else not is_none)
+    a, b = _constant(left), _constant(right)
+    if a is None or b is None or type(a) is not type(b) and not (
+            isinstance(a, (int, float)) and isinstance(b, (int, float))):
+        return None
+    tests = {cst.Equal: lambda: a == b, cst.NotEqual: lambda: a != b,
+             cst.LessThan: lambda: a < b, cst.GreaterThan: lambda: a > b,
+             cst.LessThanEqual: lambda: a <= b, cst.GreaterThanEqual: lambda: a >= b}
+    test = tests.get(type(operator))
+    try:
+        return Lit(bool(test())) if test is not None else None
+    except TypeError:
+        return None
+
+
+def _constant(value):
+    if isinstance(value, IntV):
+        return value.dim.value
+    if isinstance(value, Lit) and isinstance(value.value, (bool, int, float, str)):
+        return value.value
+    return None
 
 
 class Expressions:
@@ -73,7 +113,35 @@ class Expressions:
         return Lit(float(node.value.replace("_", "")) if "j" not in node.value.lower() else None)
 
     def _string(self, node, frame: Frame):
+        # A plain literal keeps its text (a dict key, an option name); others are some str.
+        if isinstance(node, cst.SimpleString):
+            try:
+                with warnings.catch_warnings():  # ``"\d"``: the user's warning, not ours
+                    warnings.simplefilter("ignore")
+                    return Lit(node.evaluated_value)
+            except Exception:  # an escape LibCST cannot evaluate
+                return Lit(str)
         return Lit(str)
+
+    def _dict(self, node: cst.Dict, frame: Frame):
+        """``{"hidden": 32, **base}`` with string keys: a DictV; anything else unknown."""
+        items: list = []
+        known = True
+        for element in node.elements:
+            if isinstance(element, cst.StarredDictElement):
+                other = self._eval(element.value, frame)
+                if isinstance(other, DictV):
+                    items.extend(other.items)
+                else:
+                    known = False
+                continue
+            key = self._eval(element.key, frame)
+            value = self._eval(element.value, frame)
+            if isinstance(key, Lit) and isinstance(key.value, str):
+                items = [(k, v) for k, v in items if k != key.value] + [(key.value, value)]
+            else:
+                known = False
+        return DictV(tuple(items)) if known else None
 
     def _attribute(self, node: cst.Attribute, frame: Frame):
         base = self._eval(node.value, frame)
@@ -96,6 +164,12 @@ class Expressions:
             return IntV(Dim.const(0) - inner.dim) if inner.dim.value is not None else None
         if isinstance(inner, TensorV) and not isinstance(node.operator, cst.Not):
             return inner
+        if isinstance(node.operator, cst.Not):
+            known = truth(inner)
+            return Lit(not known) if known is not None else None
+        if isinstance(inner, Lit) and isinstance(inner.value, float) and \
+                isinstance(node.operator, (cst.Minus, cst.Plus)):
+            return Lit(-inner.value if isinstance(node.operator, cst.Minus) else inner.value)
         return None
 
     def _sequence(self, node, frame: Frame):
@@ -108,21 +182,40 @@ class Expressions:
         return TupleV(tuple(items), is_list=isinstance(node, cst.List))
 
     def _if_exp(self, node: cst.IfExp, frame: Frame):
-        self._eval(node.test, frame)
+        known = truth(self._eval(node.test, frame))
+        if known is not None:
+            return self._eval(node.body if known else node.orelse, frame)
         a = self._eval(node.body, frame)
         b = self._eval(node.orelse, frame)
         return a if same_value(a, b) else None
 
     def _boolean(self, node: cst.BooleanOperation, frame: Frame):
-        self._eval(node.left, frame)
-        self._eval(node.right, frame)
-        return None
+        left = truth(self._eval(node.left, frame))
+        right = truth(self._eval(node.right, frame))
+        if isinstance(node.operator, cst.And):
+            if left is False or right is False:
+                return Lit(False)
+            return Lit(True) if left and right else None
+        if left is True or right is True:
+            return Lit(True)
+        return Lit(False) if left is False and right is False else None
 
     def _comparison(self, node: cst.Comparison, frame: Frame):
-        self._eval(node.left, frame)
-        for target in node.comparisons:
-            self._eval(target.comparator, frame)
-        return None
+        """``x > 0``, ``lengths == 0``: for tensors, a mask of their broadcast shape."""
+        left = self._eval(node.left, frame)
+        operands = [left] + [self._eval(t.comparator, frame) for t in node.comparisons]
+        if len(operands) != 2:
+            return None
+        if isinstance(node.comparisons[0].operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):
+            return compare(node.comparisons[0].operator, operands[0], operands[1])
+        tensors = [v for v in operands if isinstance(v, TensorV)]
+        if not tensors:
+            return compare(node.comparisons[0].operator, operands[0], operands[1])
+        if not all(isinstance(v, (TensorV, IntV, Lit)) for v in operands):
+            return None
+        shape = tensors[0].shape if len(tensors) == 1 else broadcast(tensors[0].shape,
+                                                                      tensors[1].shape)
+        return TensorV(shape, numpy=tensors[0].numpy, grad=False)
 
     def _named_expr(self, node: cst.NamedExpr, frame: Frame):
         value = self._eval(node.value, frame)
@@ -154,7 +247,9 @@ class Expressions:
             sl = element.slice
             if isinstance(sl, cst.Slice):
                 full = sl.lower is None and sl.upper is None and sl.step is None
-                items.append(Item("full" if full else "part"))
+                bounds = tuple(self._eval(b, frame) if b is not None else None
+                               for b in (sl.lower, sl.upper, sl.step))
+                items.append(Item("full") if full else Item("part", bounds))
             elif isinstance(sl.value, cst.Name) and sl.value.value == "None":
                 items.append(Item("new"))
             elif isinstance(sl.value, cst.Ellipsis):
@@ -175,6 +270,10 @@ class Expressions:
                     return TupleV(base.items[lo:hi], base.is_list)
             return None
         index = self._eval(elements[0].slice.value, frame)
+        if isinstance(base, DictV):
+            return base.get(index.value) if isinstance(index, Lit) else None
+        if isinstance(base, ModV):
+            return self.container_item(base.info, index)
         if isinstance(base, TupleV):
             i = int_of(index)
             if i is not None and -len(base.items) <= i < len(base.items):
@@ -228,7 +327,7 @@ class Expressions:
                 first = False
             else:
                 length = Dim.unknown()
-            self.bind_target(comp.target, self.iter_elem(iterable, comp.iter), inner)
+            self.bind_target(comp.target, self.loop_value(iterable, comp.iter, comp.target), inner)
             if comp.ifs:
                 length = Dim.unknown()
             comp = comp.inner_for_in
@@ -251,6 +350,13 @@ class Expressions:
             return Dim.unknown()
         return Dim.sym(f"len({text})", origin=f"the length of {text}")
 
+    def loop_value(self, iterable, node, target):
+        """What a ``for`` target is bound to: an element, or for a range a symbol of the loop
+        variable's name, so that ``x[i:i + w]`` is ``w`` long."""
+        if isinstance(iterable, IntV) and isinstance(target, cst.Name):
+            return IntV(Dim.index(target.value))
+        return self.iter_elem(iterable, node)
+
     def iter_elem(self, iterable, node):
         if isinstance(iterable, LoaderV):
             return loader_batch(iterable, node)
@@ -267,12 +373,15 @@ class Expressions:
             return replace(iterable, shape=Shape(iterable.shape.dims[1:]))
         if isinstance(iterable, DatasetV):
             return TupleV(iterable.items)  # a TensorDataset sample is a tuple, even of one
+        if isinstance(iterable, ModV) and iterable.info.children:
+            return join_all(list(iterable.info.children))
         return None
 
     # -------------------------------------------------------------- attributes
     def attribute(self, base, name: str, node):
         if isinstance(base, Ref):
-            return Ref(f"{base.qualname}.{name}")
+            qualname = f"{base.qualname}.{name}"
+            return NUMBERS.get(qualname, Ref(qualname))
         if isinstance(base, InstV):
             return self.instance_attribute(base, name)
         if isinstance(base, ClassV):
@@ -290,6 +399,8 @@ class Expressions:
             return tensor_attribute(base, name, node)
         if isinstance(base, ModuleV):
             return self.module_attribute(base, name)
+        if isinstance(base, NamespaceV):
+            return base.get(name)
         return None
 
     def instance_attribute(self, base: InstV, name: str):
@@ -319,6 +430,6 @@ class Expressions:
         cst.Comparison: _comparison,
         cst.Lambda: _nothing,
         cst.NamedExpr: _named_expr,
-        cst.Dict: _nothing, cst.Set: _nothing, cst.DictComp: _nothing, cst.SetComp: _nothing,
+        cst.Dict: _dict, cst.Set: _nothing, cst.DictComp: _nothing, cst.SetComp: _nothing,
         cst.Await: _await,
     }

@@ -21,6 +21,8 @@ class UserCode:
         for record in self.attr_branches:
             record.created.add(id(inst))
         init = cls.methods.get("__init__")
+        if init is None and cls.fields is not None:
+            self.bind_fields(inst, args, kwargs)
         if init is not None:
             self.call_function(init, args, kwargs, frame, bound=inst,
                                unknown_args=not args and not kwargs and label == "self")
@@ -30,6 +32,22 @@ class UserCode:
                 if name != "__init__" and id(method.node) not in self.visited_funcs:
                     self.call_function(method, [], {}, frame, bound=inst, unknown_args=True)
         return inst
+
+    @staticmethod
+    def bind_fields(inst: InstV, args, kwargs) -> None:
+        """A record class's generated constructor: fields in order, then by name, then the
+        class's default; what a ``*args`` hides is unknown."""
+        fields = inst.cls.fields
+        spread = any(a is STAR for a in args) or "**" in kwargs
+        for i, name in enumerate(fields):
+            if i < len(args) and args[i] is not STAR and not any(a is STAR for a in args[:i]):
+                inst.attrs[name] = args[i]
+            elif name in kwargs:
+                inst.attrs[name] = kwargs[name]
+            elif spread:
+                inst.attrs[name] = None
+            else:
+                inst.attrs[name] = inst.cls.class_attrs.get(name)
 
     def call_function(self, func: FuncV, args, kwargs, frame: Frame, bound=None,
                       unknown_args: bool = False):

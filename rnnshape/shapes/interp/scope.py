@@ -55,6 +55,8 @@ class Frame:
     returns: list = field(default_factory=list)
     func: Optional[FuncV] = None
     in_loop: bool = False  # loop bodies run once, so accumulators are not followed
+    # This path has ended (a return, a raise, a break): what follows in the block is not run.
+    done: bool = False
 
     @property
     def unit(self):
@@ -193,6 +195,17 @@ def signature(value):
     if isinstance(value, (Lit, Ref)):
         return value
     return id(value) if value is not None else None
+
+
+def truth(value) -> Optional[bool]:
+    """Whether a value is true, when the code makes that certain (a flag, a constant)."""
+    if isinstance(value, Lit):
+        if value.value is None or isinstance(value.value, (bool, int, float, str)):
+            return bool(value.value)
+        return None
+    if isinstance(value, IntV) and value.dim.value is not None:
+        return bool(value.dim.value)
+    return None
 
 
 def join_all(values):

@@ -10,12 +10,28 @@ from rnnshape import torch_api as api
 from rnnshape.shapes.dims import Dim, role_from_name
 from rnnshape.shapes.facts import EvalRegion, ModuleInfo
 from rnnshape.shapes.interp.scope import (BranchAttrs, Frame, Scope, decorators, dotted, is_name,
-                                          pattern_names)
+                                          pattern_names, truth)
 from rnnshape.shapes.ops import binary
 from rnnshape.shapes.values import (ClassV, FuncV, InstV, IntV, ListV, Lit, ModV, Ref, TensorV,
                                     TupleV, same_value)
 
 TRAIN = "train"
+UNROLL_LIMIT = 8  # items of a sequence of modules a loop is run over one by one
+
+
+def _record_fields(node: cst.ClassDef, bases) -> Optional[tuple]:
+    """The fields of a dataclass or NamedTuple class, in order (None for another class)."""
+    named = decorators(node) & {"dataclass"} or any(
+        isinstance(b, Ref) and b.qualname in ("typing.NamedTuple", "typing_extensions.NamedTuple")
+        for b in bases)
+    inherited = next((b.fields for b in bases if isinstance(b, ClassV) and b.fields), ())
+    if not named and not inherited:
+        return None
+    own = tuple(stmt.body[0].target.value for stmt in node.body.body
+                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+                and isinstance(stmt.body[0], cst.AnnAssign)
+                and isinstance(stmt.body[0].target, cst.Name))
+    return tuple(inherited) + tuple(f for f in own if f not in inherited)
 
 
 class Statements:
@@ -24,6 +40,8 @@ class Statements:
     def exec_block(self, stmts, frame: Frame):
         opened = []
         for stmt in stmts:
+            if frame.done:
+                break  # after a return, raise, break or continue nothing here runs
             self.tick()
             marker = self.mode_marker(stmt, frame)
             if marker == TRAIN:
@@ -80,13 +98,27 @@ class Statements:
         if self.is_main_guard(stmt.test, frame):
             self.exec_block(self.orelse_body(stmt.orelse), frame)
             return
-        self.eval(stmt.test, frame)
-        self.exec_branches([stmt.body.body, self.orelse_body(stmt.orelse)], frame)
+        known = truth(self.eval(stmt.test, frame))
+        if known is None:
+            self.exec_branches([stmt.body.body, self.orelse_body(stmt.orelse)], frame)
+        else:
+            # ``if self.bidirectional:`` with the flag known: only that branch runs
+            self.exec_block(stmt.body.body if known else self.orelse_body(stmt.orelse), frame)
 
     def _for(self, stmt, frame: Frame):
         iterable = self.eval(stmt.iter, frame)
-        self.bind_target(stmt.target, self.iter_elem(iterable, stmt.iter), frame)
-        self.exec_loop_body(stmt, frame)
+        items = self.unrolled(iterable)
+        if items is not None:
+            # ``for layer in self.layers: x = layer(x)``: each item in turn, not their join
+            loop = self.recorder.enter_loop(stmt)
+            for item in items:
+                self.bind_target(stmt.target, item, frame)
+                self.exec_loop_body(stmt, frame, loop)
+            self.recorder.exit_loop(loop)
+        else:
+            self.bind_target(stmt.target, self.loop_value(iterable, stmt.iter, stmt.target),
+                             frame)
+            self.exec_loop_body(stmt, frame)
         if stmt.orelse:
             self.exec_block(stmt.orelse.body.body, frame)
 
@@ -98,14 +130,21 @@ class Statements:
 
     def _try(self, stmt, frame: Frame):
         self.exec_block(stmt.body.body, frame)
+        if stmt.orelse:
+            self.exec_block(stmt.orelse.body.body, frame)
+        ended = frame.done
         for handler in stmt.handlers:
+            # a handler runs when the body raised: wherever that was, it starts afresh
+            frame.done = False
             if handler.name and isinstance(handler.name.name, cst.Name):
                 frame.scope.vars[handler.name.name.value] = None
             self.exec_block(handler.body.body, frame)
-        if stmt.orelse:
-            self.exec_block(stmt.orelse.body.body, frame)
+            ended = ended and frame.done
         if stmt.finalbody:
+            frame.done = False
             self.exec_block(stmt.finalbody.body.body, frame)
+            ended = ended or frame.done
+        frame.done = ended
 
     def _match(self, stmt, frame: Frame):
         self.eval(stmt.subject, frame)
@@ -127,6 +166,7 @@ class Statements:
         to something unknown before its body (a match pattern's captures)."""
         base = dict(frame.scope.vars)
         results = []
+        ended = []
         # Attributes (``self.rnn = ...`` in one branch of __init__) are joined like locals:
         # each branch starts from the attributes as they were, and what differs is unknown.
         record = BranchAttrs()
@@ -137,16 +177,21 @@ class Statements:
                 frame.scope.vars = dict(base)
                 for name in (unknown[i] if unknown else ()):
                     frame.scope.vars[name] = None
+                frame.done = False
                 self.exec_block(body, frame)
                 results.append(frame.scope.vars)
+                ended.append(frame.done)
                 attrs_after.append(record.snapshot())
                 record.rewind()
         finally:
             self.attr_branches.pop()
         record.join(attrs_after)
+        # What comes after sees only the branches that get there (not one that returned).
+        live = [r for r, done in zip(results, ended) if not done]
+        frame.done = not live
         merged = dict(base)
-        for name in set().union(*[r.keys() for r in results]):
-            vals = [r.get(name, base.get(name)) for r in results]
+        for name in set().union(*[r.keys() for r in live]):
+            vals = [r.get(name, base.get(name)) for r in live]
             first = vals[0]
             merged[name] = first if all(same_value(first, v) for v in vals[1:]) else None
         frame.scope.vars = merged
@@ -213,6 +258,7 @@ class Statements:
             else:
                 self.exec_stmt(stmt, body_frame)
         cls.class_attrs.update(body_scope.vars)
+        cls.fields = _record_fields(node, bases)
         frame.scope.vars[node.name.value] = cls
         if frame.unit is self.entry:
             self.classes.append(cls)
@@ -241,6 +287,11 @@ class Statements:
                 frame.no_grad = mode
         elif isinstance(small, cst.Return):
             frame.returns.append(self.eval(small.value, frame) if small.value else Lit(None))
+            frame.done = True
+        elif isinstance(small, (cst.Raise, cst.Break, cst.Continue)):
+            if isinstance(small, cst.Raise) and small.exc is not None:
+                self.eval(small.exc, frame)
+            frame.done = True
         elif isinstance(small, cst.Import):
             self.exec_import(small, frame)
         elif isinstance(small, cst.ImportFrom):
@@ -312,16 +363,35 @@ class Statements:
                   f"first dim")
         self.recorder.state_misuse(target, module, "unpack", detail)
 
-    def exec_loop_body(self, stmt, frame: Frame):
-        """Run a loop body once, noting whether it switches to eval, trains, and switches back."""
-        loop = self.recorder.enter_loop(stmt)
+    def exec_loop_body(self, stmt, frame: Frame, loop=None):
+        """Run a loop body once, noting whether it switches to eval, trains, and switches back
+        (``loop``: the loop already entered, for a body run once per item)."""
+        own = loop is None
+        if own:
+            loop = self.recorder.enter_loop(stmt)
         saved_in_loop = frame.in_loop
         frame.in_loop = True
         try:
             self.exec_block(stmt.body.body, frame)
         finally:
             frame.in_loop = saved_in_loop
-        self.recorder.exit_loop(loop)
+        # a return or break in the body ends one pass, not what follows the loop (which
+        # also runs when the loop runs zero times)
+        frame.done = False
+        if own:
+            self.recorder.exit_loop(loop)
+
+    @staticmethod
+    def unrolled(iterable) -> Optional[list]:
+        """The items of a short sequence of modules, to run a loop over one by one."""
+        if isinstance(iterable, ModV) and iterable.info.children is not None:
+            items = list(iterable.info.children)
+        elif isinstance(iterable, TupleV) and any(isinstance(i, (ModV, InstV))
+                                                  for i in iterable.items):
+            items = list(iterable.items)
+        else:
+            return None
+        return items if 0 < len(items) <= UNROLL_LIMIT else None
 
     _STATEMENTS = {
         cst.SimpleStatementLine: _simple_line,

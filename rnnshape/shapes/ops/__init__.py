@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rnnshape import torch_api as api
-from rnnshape.shapes.ops import builtins, combine, construct, data, layout, methods
+from rnnshape.shapes.ops import builtins, combine, construct, data, layout, methods, reduce
 from rnnshape.shapes.ops.base import OpCall, axis_arg, sizes_from_args
 from rnnshape.shapes.ops.combine import binary
 from rnnshape.shapes.ops.data import loader_batch
@@ -84,6 +84,8 @@ _TENSOR_FUNCTIONS = {
     "expand_dims": expand_dims, "moveaxis": _unknown, "movedim": _unknown,
     **{name: elementwise for name in api.SHAPE_PRESERVING_FUNCS - {"float", "int", "long"}},
     "detach": detached,
+    **{name: reduce.reduce_function for name in api.REDUCTIONS},
+    **{name: reduce.elementwise_of_several for name in api.BROADCASTING_FUNCS},
 }
 _NUMPY_ONLY = {"reshape": numpy_reshape, "transpose": numpy_transpose}
 

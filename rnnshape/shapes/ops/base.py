@@ -22,6 +22,10 @@ class Env(Protocol):
 
     def iter_elem(self, value, node): ...
 
+    def sample_of(self, dataset, node): ...
+
+    def call_back(self, callee, args: list, node): ...
+
 
 @dataclass
 class OpCall:

@@ -49,8 +49,18 @@ def unknown_int(call: OpCall):
     return IntV(Dim.unknown())
 
 
-FUNCTIONS = {"len": length, "range": range_, "enumerate": enumerate_, "zip": zip_,
+def first_item(call: OpCall):
+    """``next(iter(loader))``: one element of what is iterated."""
+    return call.env.iter_elem(call.first, call.node) if call.args else None
+
+
+def itself(call: OpCall):
+    return call.first
+
+
+FUNCTIONS = {"next": first_item, "iter": itself, "len": length, "range": range_, "enumerate": enumerate_, "zip": zip_,
              "list": sequence, "tuple": sequence, "int": integer, "ord": unknown_int}
 # Names of builtins the interpreter resolves even though nothing in the file binds them.
 NAMES = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "ord", "max", "min", "sum",
+         "iter", "next", "dict", "vars",
          "abs", "round", "float", "str", "print", "isinstance", "sorted", "reversed"}

@@ -8,6 +8,7 @@ import libcst as cst
 
 from rnnshape.shapes.dims import Dim, Shape, normalize_axis
 from rnnshape.shapes.ops.base import OpCall, axis_arg, or_grad
+from rnnshape.shapes.ops.reduce import broadcast
 from rnnshape.shapes.values import IntV, ListV, Lit, TensorV, TupleV
 
 
@@ -136,7 +137,12 @@ def _tensors(left: TensorV, right: TensorV) -> TensorV:
         return replace(left, grad=grad)
     if left.shape.dims == ():
         return replace(right, grad=grad)
-    return TensorV(Shape.unknown(), grad=grad)
+    shape = broadcast(left.shape, right.shape)
+    if shape == left.shape:
+        return replace(left, grad=grad)
+    if shape == right.shape:
+        return replace(right, grad=grad)
+    return TensorV(shape, left.trace, grad=grad, numpy=left.numpy and right.numpy)
 
 
 def _sequences(left, right, operator):

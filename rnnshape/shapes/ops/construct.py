@@ -125,6 +125,45 @@ def from_sizes(call: OpCall) -> Optional[TensorV]:
     return made.step(call.node, made.shape)
 
 
+def arange(call: OpCall) -> Optional[TensorV]:
+    """``arange(n)``, ``arange(a, b)``: ``n`` and ``b - a`` elements (a step: unknown)."""
+    args = [a for a in call.args if not isinstance(a, TensorV)]
+    if len(args) == 1:
+        length = as_dim(args[0])
+    elif len(args) == 2 and "step" not in call.kwargs:
+        start, end = as_dim(args[0]), as_dim(args[1])
+        length = end - start if start is not None and end is not None else None
+    else:
+        length = None
+    declared = dtype_is_integer(call.kwargs.get("dtype"))
+    integer = declared if declared is not None else all(isinstance(a, IntV) for a in args)
+    made = TensorV(Shape.of(length if length is not None else Dim.unknown()), numpy=call.numpy,
+                   integer=integer)
+    return made.step(call.node, made.shape)
+
+
+def linspace(call: OpCall) -> Optional[TensorV]:
+    """``linspace(start, end, steps)``: ``steps`` elements."""
+    if call.numpy:
+        steps = call.arg(2, "num", IntV(Dim.const(50)))
+    else:
+        steps = call.arg(2, "steps")
+    length = as_dim(steps)
+    if length is None:
+        return None
+    made = TensorV(Shape.of(length), numpy=call.numpy)
+    return made.step(call.node, made.shape)
+
+
+def permutation(call: OpCall) -> Optional[TensorV]:
+    """``randperm(n)``, ``np.random.permutation(n)``: n indices."""
+    length = as_dim(call.first)
+    if length is None:
+        return None
+    made = TensorV(Shape.of(length), numpy=call.numpy, integer=True)
+    return made.step(call.node, made.shape)
+
+
 def like(call: OpCall) -> Optional[TensorV]:
     if not isinstance(call.first, TensorV):
         return None
@@ -161,6 +200,8 @@ FUNCTIONS = {
     **{name: random_array for name in RANDOM_ARRAYS},
     **{name: like for name in LIKE},
     "randint": randint,
+    "arange": arange, "linspace": linspace, "logspace": linspace,
+    "randperm": permutation, "permutation": permutation,
     "eye": eye,
     "one_hot": one_hot,
 }

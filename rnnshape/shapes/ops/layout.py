@@ -239,7 +239,7 @@ def index_tensor(x: TensorV, items: list[Item], node) -> Optional[TensorV]:
         elif item.kind == "full":
             out.append(dims[pos])
         else:
-            out.append(Dim.unknown(dims[pos].role, dims[pos].origin))
+            out.append(slice_length(dims[pos], *item.value))
         pos += 1
     if advanced and advanced + ints > 1:
         # Several index arrays (ints count as arrays next to one) broadcast together and may
@@ -248,6 +248,38 @@ def index_tensor(x: TensorV, items: list[Item], node) -> Optional[TensorV]:
     out.extend(dims[pos:])
     new = Shape(tuple(out))
     return x.step(node, new, layout_op=None, rnn_src=x.rnn_src if last_kept(x.shape, new) else None)
+
+
+def slice_length(dim: Dim, lower, upper, step) -> Dim:
+    """The length of ``dim[lower:upper:step]`` when the bounds prove it (``t[:-1]``, ``t[1:]``,
+    ``x[i:i + bs]``), assuming they lie inside the dim, as code that slices means them to.
+    The sliced axis keeps its meaning; without one, the length's own counts."""
+    unknown = Dim.unknown(dim.role, dim.origin)
+    if step is not None and not (isinstance(step, IntV) and step.dim.value == 1):
+        return unknown
+    start = Dim.const(0) if lower is None or _is_none(lower) else _bound(dim, lower)
+    end = dim if upper is None or _is_none(upper) else _bound(dim, upper)
+    if start is None or end is None:
+        return unknown
+    length = end - start
+    if not length.known or (length.value is not None and length.value < 0):
+        return unknown
+    if dim.role:
+        return length.with_role(dim.role, dim.origin)
+    return length
+
+
+def _is_none(value) -> bool:
+    return getattr(value, "value", 0) is None and not isinstance(value, IntV)
+
+
+def _bound(dim: Dim, value) -> Optional[Dim]:
+    """A slice bound as a position: negative constants count from the end."""
+    if not isinstance(value, IntV) or not value.dim.known:
+        return None
+    if value.dim.value is not None and value.dim.value < 0:
+        return dim + value.dim if dim.known else None
+    return value.dim
 
 
 def _only_slices_but(items: list[Item], n: int) -> bool:

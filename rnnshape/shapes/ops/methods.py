@@ -9,6 +9,7 @@ from rnnshape.shapes.dims import Dim, Shape, normalize_axis
 from rnnshape.shapes.facts import ViewCall
 from rnnshape.shapes.ops import layout
 from rnnshape.shapes.ops.base import (OpCall, as_dim, axis_arg, int_of, sizes_from_args)
+from rnnshape.shapes.ops.reduce import elementwise_method, reduce_method
 from rnnshape.shapes.values import IntV, TensorV, TupleV
 
 
@@ -154,6 +155,8 @@ def new_tensor(call: OpCall):
     """``x.new_zeros(sizes)`` and friends: a fresh tensor of the given sizes."""
     method = call.extra.get("method")
     sizes = sizes_from_args(call.args[:1] if method == "new_full" else call.args)
+    if method == "new" and len(call.args) == 1 and isinstance(call.first, TensorV):
+        return None  # ``x.new(data)``: a copy of data, not sizes
     if method == "new_tensor" or sizes is None:
         return None
     return TensorV(Shape(tuple(sizes)), grad=False)
@@ -178,6 +181,8 @@ METHODS = {
     "long": integer, "int": integer,
     "narrow": narrow,
     **{name: new_tensor for name in ("new_zeros", "new_ones", "new_empty", "new_full",
-                                     "new_tensor")},
+                                     "new_tensor", "new")},
     "astype": unchanged,
+    **{name: reduce_method for name in api.REDUCTIONS},
+    **{name: elementwise_method for name in api.BROADCASTING_FUNCS & api.SHAPE_PRESERVING_FUNCS},
 }

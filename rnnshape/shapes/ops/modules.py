@@ -141,6 +141,18 @@ def _conv_len(info: ModuleInfo, length: Dim) -> Dim:
     return Dim.unknown()
 
 
+def cell(info: ModuleInfo, call: OpCall):
+    """One step of an ``LSTMCell``/``GRUCell``/``RNNCell``: (batch, hidden) from (batch, input)
+    (the LSTM's is the pair (h, c))."""
+    x = call.first if call.args else call.kwargs.get("input")
+    if not isinstance(x, TensorV) or x.shape.dims is None or len(x.shape.dims) not in (1, 2):
+        h = TensorV(Shape.unknown(info.dim("hidden_size")), grad=True)
+    else:
+        h = x.step(call.node, Shape(x.shape.dims[:-1] + (info.dim("hidden_size"),)),
+                   layout_op=None, grad=True, integer=False, rnn_src=None)
+    return TupleV((h, h)) if info.kind == "LSTMCell" else h
+
+
 def same_shape(info: ModuleInfo, call: OpCall):
     x = call.first if call.args else call.kwargs.get("input")
     return x.step(call.node, x.shape) if isinstance(x, TensorV) else None
@@ -154,6 +166,7 @@ def loss(info: ModuleInfo, call: OpCall):
 
 MODULES = {
     **{kind: recurrent for kind in api.RECURRENT},
+    **{kind: cell for kind in api.RECURRENT_CELLS},
     "Linear": linear, "LazyLinear": linear,
     "Embedding": embedding,
     "Conv1d": conv1d,
