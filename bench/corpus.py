@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
 """The real-world corpus: pinned public projects that use PyTorch recurrent modules.
 
-    python bench/corpus.py [--cache DIR] [--only NAME[,NAME...]] [--json OUT] [--list]
+    python bench/corpus.py [--cache DIR] [--only NAME[,NAME...]] [--group GROUP] [--json OUT]
+                           [--list] [--download-only] [--skip-missing] [--coverage]
 
-Downloads each project's source distribution (or, where there is none that builds, its
-pure-Python wheel) with ``pip download --no-deps`` at a PINNED version, checks the archive
-against a pinned sha256, unpacks it into a cache folder outside the repository (default
-``~/.cache/rnnshape-corpus``; nothing downloaded is ever committed) and skips both steps when
-the unpacked tree is already there.  Then every ``.py`` file and every Jupyter notebook
+Two kinds of project.  A PyPI project: its source distribution (or, where there is none that
+builds, its pure-Python wheel) is downloaded with ``pip download --no-deps`` at a PINNED
+version and checked against a pinned sha256.  A git project: a public GitHub repository
+pinned by commit, read from a local bare mirror at
+``$RNNSHAPE_CORPUS_MIRRORS/<owner>+<name>/repo`` (default root ``/work/.mirror``; this script
+never clones); the pinned commit must be in the mirror, and the ``.py`` files and notebooks of
+its tree (only under the project's chosen subdirectories, if it names any) are extracted with
+``git archive``; nothing else of the tree is (the check reads nothing else, and mirrors can
+lack large data files).  A missing mirror or commit is an error that names the repository to
+fetch; ``--skip-missing`` leaves that project out instead.  Either way the tree lands in a
+cache folder outside the repository (default ``~/.cache/rnnshape-corpus``; nothing downloaded
+or extracted is ever committed) and both steps are skipped when it is already there.  Then
+every ``.py`` file and every Jupyter notebook
 (``.ipynb``) of every project is checked in-process with rnnshape's library API, and a table
 is printed per project: files, notebooks among them, recurrent construction sites, findings
 per code, file errors, seconds.  ``--json OUT`` writes every finding (project, file relative
@@ -15,8 +24,9 @@ to the project root, cell for a notebook, row, col, code, message, trace).
 
 Two groups of projects: ``library`` packages (their recurrent modules get their tensors
 through ``forward()`` parameters from other files, so the shape rules rarely have a known
-input) and ``script`` packages (books, tutorials, examples, notebooks and tests that build
-the tensors and the recurrent modules in the same file: where the shape rules can judge).
+input) and ``script`` projects (books, tutorials, examples, notebooks and tests that build
+the tensors and the recurrent modules in the same file: where the shape rules can judge; the
+PyPI packages of that kind, then the git repositories of tutorials, courses and scripts).
 ``--group script`` restricts the run to one group.
 
 Recurrent construction sites are counted with the standard library's ``ast`` (not a regex; a
@@ -62,21 +72,40 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = Path(os.environ.get("RNNSHAPE_CORPUS_CACHE",
                                     Path.home() / ".cache" / "rnnshape-corpus"))
+# bare git mirrors of the git projects, one per repository: <root>/<owner>+<name>/repo
+MIRRORS = Path(os.environ.get("RNNSHAPE_CORPUS_MIRRORS", "/work/.mirror"))
 
 
 @dataclass(frozen=True)
 class Project:
     name: str      # short name used by --only and in the table
-    dist: str      # the distribution name on PyPI
-    version: str
-    kind: str      # "sdist" | "wheel" (pure-Python wheel: the sdist does not build)
-    sha256: str    # of the archive pip downloads
+    dist: str      # the distribution name on PyPI; "" for a git project
+    version: str   # the PyPI version; a git project's commit, first 12 hex digits
+    kind: str      # "sdist" | "wheel" (pure-Python wheel: the sdist does not build) | "git"
+    sha256: str    # of the archive pip downloads; "" for a git project
     note: str = ""
     group: str = "library"  # "library" | "script" (tensors built in the same file)
+    repo: str = ""          # git: owner/name on GitHub
+    commit: str = ""        # git: the pinned commit, 40 hex digits
+    subdirs: tuple = ()     # git: folders (or files) of the tree to keep; all when empty
+
+    def __post_init__(self) -> None:
+        if self.kind == "git" and not (re.fullmatch(r"[0-9a-f]{40}", self.commit)
+                                       and re.fullmatch(r"[\w.-]+/[\w.-]+", self.repo)):
+            raise ValueError(f"{self.name}: a git project needs owner/name and a 40-hex commit")
 
     @property
     def requirement(self) -> str:
+        """What is pinned: ``dist==version``, or ``github:owner/name@commit``."""
+        if self.kind == "git":
+            return f"github:{self.repo}@{self.commit}"
         return f"{self.dist}=={self.version}"
+
+
+def git_project(name: str, repo: str, commit: str, note: str, subdirs: tuple = ()) -> Project:
+    """A script-style GitHub repository pinned by commit (see the module docstring)."""
+    return Project(name, "", commit[:12], "git", "", note, "script", repo, commit,
+                   tuple(subdirs))
 
 
 PROJECTS = [
@@ -160,6 +189,86 @@ PROJECTS = [
             "bb231fe0ed1e8dbca2b353dafc3ccb96a5bf9c6a14cd6ff13bb7606407e834ae",
             "pytest suite: PyTorch GRU/LSTM/RNN models built and run on random inputs before "
             "conversion", group="script"),
+    # script-style GitHub repositories pinned by commit: tutorials, course notebooks, time-series
+    # and NLP scripts where a model class, a dataset and a training loop live in scripts and
+    # notebooks that people copy (subdirs: only those parts of a larger repository)
+    git_project("pytorch-examples", "pytorch/examples",
+                "77f55b912142e11fcfdf5b530231fb9c52f181e8",
+                "word_language_model (RNNModel: getattr(nn, rnn_type), nn.RNN), "
+                "time_sequence_prediction (two LSTMCells), mnist_rnn, RPC-distributed LSTM, "
+                "legacy SNLI encoder",
+                ("word_language_model", "time_sequence_prediction", "mnist_rnn",
+                 "distributed/rpc/rnn", "legacy/snli")),
+    git_project("practical-pytorch", "spro/practical-pytorch",
+                "c520c52e68e945d88fff563dba1c028b6ec0197b",
+                "the original PyTorch char-RNN and seq2seq tutorials: GRU generation, "
+                "conditional char-RNN, batched GRU seq2seq with attention (scripts + notebooks)"),
+    git_project("yunjey-tutorial", "yunjey/pytorch-tutorial",
+                "0500d3df5a2a8080ccfccbc00aca0eacc21818db",
+                "MNIST RNN and BiRNN, LSTM language model, image-captioning LSTM decoder"),
+    git_project("sentiment-analysis", "bentrevett/pytorch-sentiment-analysis",
+                "329f654b2cfaed22fee432569ebd7a2674584f79",
+                "notebooks: packed bidirectional LSTM classifier on IMDb, legacy torchtext "
+                "RNN/LSTM"),
+    git_project("pytorch-seq2seq", "bentrevett/pytorch-seq2seq",
+                "b3cd54c72cd6e4e63f672d334c795b4fe744ef92",
+                "notebooks: LSTM and GRU encoder-decoders, Bahdanau attention, packed padded "
+                "sequences"),
+    git_project("nlp-tutorial", "graykode/nlp-tutorial",
+                "d05e31ec81d56d70c1db89b99ab07e948f7ebc11",
+                "one-file TextRNN, TextLSTM, Bi-LSTM, Seq2Seq (+attention), each as .py and "
+                ".ipynb"),
+    git_project("image-captioning", "sgrvinod/a-PyTorch-Tutorial-to-Image-Captioning",
+                "cc9c7e2f4017938d414178d3781fed8dbe442852",
+                "Show, Attend and Tell: LSTMCell decoder stepped by hand (models.py, train.py, "
+                "caption.py)"),
+    git_project("sequence-labeling", "sgrvinod/a-PyTorch-Tutorial-to-Sequence-Labeling",
+                "ee3f34b45a6e24dd748a144bfc25b1adf9e1f077",
+                "LM-LSTM-CRF: character LSTMs, word BiLSTM, CRF; packed sequences (models.py, "
+                "train.py)"),
+    git_project("morvan-tutorial", "MorvanZhou/PyTorch-Tutorial",
+                "dbe154a9e56635e51c6b0c2ccea8ae36cfb585a7",
+                "MNIST LSTM classifier, sin-to-cos RNN regressor, dynamic-graph RNN (scripts and "
+                "their notebooks)"),
+    git_project("char-rnn.pytorch", "spro/char-rnn.pytorch",
+                "282bcb6b15ab3929d6a588b455cfc0f19f32add4",
+                "CharRNN with a GRU or LSTM chosen by flag (model.py, train.py, generate.py)"),
+    git_project("zero-to-all", "hunkim/PyTorchZeroToAll",
+                "e5a260fac0b4ff1e2ec434fc6f0d962ac97fc289",
+                "lecture scripts: RNN basics, hello-RNN, char-RNN, packed GRU name classifier, "
+                "seq2seq"),
+    git_project("deeplearning-models", "rasbt/deeplearning-models",
+                "18e046926551378cd691fd871dda0f21dcd272ab",
+                "notebooks: simple and packed RNN/LSTM/GRU on IMDb and AG News, BiLSTM, char-RNN",
+                ("pytorch_ipynb/rnn",)),
+    git_project("chinese-text-cls", "649453932/Chinese-Text-Classification-Pytorch",
+                "6cb26819af7b646275aff8a4693676f2849e67f6",
+                "TextRNN, TextRNN_Att, TextRCNN (models/*.py, run.py, train_eval.py)"),
+    git_project("tacotron2", "NVIDIA/tacotron2",
+                "185cd24e046cc1304b4f8e564734d2498c6e2e6f",
+                "speech: BiLSTM text encoder, attention and decoder LSTMCells (model.py, "
+                "train.py, inference notebook)"),
+    git_project("rnn-anomaly", "chickenbestlover/RNN-Time-series-Anomaly-Detection",
+                "21ddb78f9128cc5a96dfaf4b27ee4db76a1a68ee",
+                "time series: RNNPredictor (getattr(nn, rnn_type) or nn.RNN), training and "
+                "anomaly-detection scripts"),
+    git_project("da-rnn", "Seanny123/da-rnn",
+                "8585806feee7726084bb2f733a3aaefada9c1f2f",
+                "time series: dual-stage attention LSTM encoder/decoder (modules.py, main.py)"),
+    git_project("dataflowr", "dataflowr/notebooks",
+                "043dff0f792a5ae67005ba147f7b9dd5fc66e2a1",
+                "course modules 11-13: RNN and packed sequences, GRU seq2seq with attention "
+                "(the exercise notebooks with blanks to fill do not parse and are left out, as "
+                "are the transformer and siamese-network ones)",
+                ("Module11/11_RNN.ipynb", "Module11/11_Tutorial_packing_sequences.ipynb",
+                 "Module11/sol", "Module12/12_seq2seq_attention.ipynb",
+                 "Module12/12_seq2seq_attention_solution.ipynb", "Module13/seq2seq.py")),
+    git_project("gtd-pytorch", "curiousily/Getting-Things-Done-with-Pytorch",
+                "2be69a0add8be4501aefb7f39a60c244683a8bc7",
+                "time series notebooks: COVID-19 LSTM forecaster, ECG LSTM autoencoder (the "
+                "repository's other notebooks are not recurrent; two exceed the mirror's 4 MiB)",
+                ("05.time-series-forecasting-covid-19.ipynb",
+                 "06.time-series-anomaly-detection-ecg.ipynb")),
 ]
 
 SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".ipynb_checkpoints",
@@ -205,7 +314,7 @@ def _norm(name: str) -> str:
 def _unpack(archive: Path, target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
     try:
-        if archive.name.endswith((".tar.gz", ".tgz")):
+        if archive.name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(archive) as tar:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -224,10 +333,97 @@ def _unpack(archive: Path, target: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class MissingSource(RuntimeError):
+    """A git project whose mirror, or whose pinned commit in it, is not on this machine."""
+
+
+def _git_dir(project: Project) -> Path:
+    """The project's mirror: ``<MIRRORS>/<owner>+<name>/repo``, or its ``.git`` when the
+    mirror is a clone with a work tree."""
+    base = MIRRORS / project.repo.replace("/", "+") / "repo"
+    return base / ".git" if (base / ".git").is_dir() else base
+
+
+def _git(git_dir: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    # literal pathspecs: a file named ``a[1].py`` is that file, not a pattern
+    env = {**os.environ, "GIT_LITERAL_PATHSPECS": "1"}
+    return subprocess.run(["git", f"--git-dir={git_dir}", *args], input=stdin,
+                          capture_output=True, timeout=900, env=env)
+
+
+def _git_sources(project: Project, git_dir: Path) -> list[str]:
+    """The ``.py`` files and notebooks of the pinned tree under the project's subdirs, after
+    checking that every subdir is in the tree and every file's content is in the mirror."""
+    listed = _git(git_dir, "ls-tree", "-r", "-z", project.commit, "--", *project.subdirs)
+    if listed.returncode:
+        raise RuntimeError(f"git ls-tree failed for {project.requirement}: "
+                           + listed.stderr.decode(errors="replace").strip())
+    entries = []  # (path, object id) of the regular files
+    for entry in filter(None, listed.stdout.split(b"\0")):
+        meta, path = entry.split(b"\t", 1)
+        mode, kind, oid = meta.decode().split()
+        if kind == "blob" and mode != "120000":  # no symlinks, no submodules
+            entries.append((os.fsdecode(path), oid))
+    for sub in project.subdirs:
+        sub = sub.rstrip("/")
+        if not any(path == sub or path.startswith(sub + "/") for path, _ in entries):
+            raise RuntimeError(f"{project.requirement}: {sub!r} is not in the tree")
+    sources = [(path, oid) for path, oid in entries if path.endswith(SOURCE_SUFFIXES)]
+    if not sources:
+        raise RuntimeError(f"{project.requirement}: no .py file or notebook under "
+                           f"{', '.join(project.subdirs) or 'the root'}")
+    checked = _git(git_dir, "cat-file", "--batch-check",
+                   stdin="".join(f"{oid}\n" for _, oid in sources).encode())
+    missing = [path for (path, _), line in zip(sources, checked.stdout.decode().splitlines())
+               if line.endswith(" missing")]
+    if checked.returncode or missing:
+        raise RuntimeError(f"{project.requirement}: the mirror {git_dir} lacks the content of "
+                           f"{', '.join(missing) or 'some files'} (mirrors can omit large "
+                           f"files); choose subdirs that leave them out")
+    return [path for path, _ in sources]
+
+
+def _fetch_git(project: Project, target: Path) -> None:
+    """Extract the pinned commit's ``.py`` files and notebooks from the project's mirror."""
+    git_dir = _git_dir(project)
+    if not git_dir.is_dir():
+        raise MissingSource(f"{project.name}: the corpus needs github:{project.repo} (commit "
+                            f"{project.commit}) and there is no mirror at {git_dir}: fetch "
+                            f"github:{project.repo} (mirror root: RNNSHAPE_CORPUS_MIRRORS, "
+                            f"now {MIRRORS})")
+    if _git(git_dir, "cat-file", "-e", f"{project.commit}^{{commit}}").returncode:
+        raise MissingSource(f"{project.name}: the corpus needs github:{project.repo} at commit "
+                            f"{project.commit}, which the mirror {git_dir} lacks: fetch "
+                            f"github:{project.repo} again")
+    paths = _git_sources(project, git_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    archive = target.parent / f".{target.name}.tar"
+    try:
+        with open(archive, "wb") as out:
+            result = subprocess.run(["git", f"--git-dir={git_dir}", "archive", "--format=tar",
+                                     project.commit, "--", *paths], stdout=out,
+                                    stderr=subprocess.PIPE, timeout=900,
+                                    env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
+        if result.returncode:
+            raise RuntimeError(f"git archive failed for {project.requirement}: "
+                               + result.stderr.decode(errors="replace").strip()[-2000:])
+        _unpack(archive, target)
+    finally:
+        archive.unlink(missing_ok=True)
+
+
 def fetch(project: Project, cache: Path) -> Path:
-    """The unpacked project root, downloading and unpacking only when missing."""
+    """The unpacked project root, downloading (PyPI) or extracting (git) only when missing.
+
+    Raises MissingSource for a git project whose mirror or pinned commit is not here."""
     target = cache / "src" / f"{project.name}-{project.version}"
     marker = target / ".rnnshape-corpus-complete"
+    if project.kind == "git":
+        stamp = f"{project.requirement} {' '.join(project.subdirs) or '.'}\n"
+        if not (marker.exists() and marker.read_text() == stamp):  # subdirs may have changed
+            _fetch_git(project, target)
+            marker.write_text(stamp)
+        return target  # the tree as it is in the repository, paths relative to its root
     if not marker.exists():
         dl = cache / "downloads" / f"{project.name}-{project.version}"
         archives = [p for p in dl.glob("*") if p.is_file()] if dl.exists() else []
@@ -543,6 +739,9 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, metavar="OUT", help="write every finding to OUT")
     parser.add_argument("--list", action="store_true", help="print the pinned projects and exit")
     parser.add_argument("--download-only", action="store_true", help="fetch, do not check")
+    parser.add_argument("--skip-missing", action="store_true",
+                        help="leave out a git project whose mirror or pinned commit is not on "
+                             "this machine (say which) instead of failing")
     parser.add_argument("--coverage", action="store_true",
                         help="also count what the tracker resolved (recurrent modules, calls, "
                              "calls with a known input rank); analyses those files twice")
@@ -559,8 +758,10 @@ def main(argv=None) -> int:
     if args.group:
         projects = [p for p in projects if p.group == args.group]
     if args.list:
+        width = max((len(p.requirement) for p in projects), default=0)
         for p in projects:
-            print(f"{p.requirement:30} {p.kind:5} {p.group:7}  {p.note}")
+            keep = f" [{', '.join(p.subdirs)}]" if p.subdirs else ""
+            print(f"{p.name:20} {p.requirement:{width}} {p.kind:5} {p.group:7}  {p.note}{keep}")
         return 0
 
     cache = args.cache.expanduser().resolve()
@@ -568,10 +769,20 @@ def main(argv=None) -> int:
         parser.error(f"the cache must be outside the repository ({REPO})")
     cache.mkdir(parents=True, exist_ok=True)
 
-    roots = {}
+    roots, missing = {}, []
     for p in projects:
         print(f"[fetch] {p.requirement}", flush=True)
-        roots[p.name] = fetch(p, cache)
+        try:
+            roots[p.name] = fetch(p, cache)
+        except MissingSource as exc:
+            if not args.skip_missing:
+                print(f"error: {exc}\n(--skip-missing leaves such projects out)", file=sys.stderr)
+                return 2
+            print(f"[skip] {exc}", flush=True)
+            missing.append(p.name)
+    projects = [p for p in projects if p.name in roots]
+    if missing:
+        print(f"left out, not on this machine: {', '.join(missing)}", flush=True)
     if args.download_only:
         return 0
 
