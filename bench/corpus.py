@@ -615,34 +615,52 @@ class Result:
 RECURRENT_KINDS = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
 
 
-def tracker_coverage(text: str, path: str) -> Counter | None:
-    """How much of the file's recurrent code the tracker resolved (internal API: best effort).
+def tracker_coverage(job, text: str, path: str) -> Counter | None:
+    """How much of the file's recurrent code the tracker resolved (internal API: best effort),
+    counting what lies in this file, with the project around it as ``check`` sees it.
 
-    modules: recurrent constructions it recognised; calls: recurrent calls it followed;
-    shaped: of those, calls whose input rank it knew (the only ones a layout rule can judge).
+    modules: recurrent constructions it recognised; mod_shaped: of those, the ones with at
+    least one followed call whose input shape (rank) is known; calls: recurrent calls it
+    followed; shaped: of those, calls whose input rank it knew (the only ones a layout rule
+    can judge); roles: calls with at least one dim whose meaning (batch/time/feature) is known.
     """
     try:
         from rnnshape.api import analyze
-        analysis = analyze(text, path)
+        analysis = analyze(text, path, None, job.sources(path),
+                           job.project.importers.get(path, ()), path in job.project.linked)
         if analysis is None:
             return Counter()
-        facts = analysis.facts
+        unit, facts = analysis.unit, analysis.facts
+        modules = {m.node for m in facts.modules
+                   if m.kind in RECURRENT_KINDS and m.node is not None and unit.holds(m.node)}
+        calls = {}
+        for c in facts.recurrent_calls:
+            if unit.holds(c.node):
+                known = getattr(c.shape, "dims", None) is not None
+                roles = any(d.role for d in (getattr(c.shape, "dims", None) or ()))
+                old = calls.get(c.node, (False, False, None))
+                calls[c.node] = (old[0] or known, old[1] or roles, c.module.node)
         out = Counter()
-        out["modules"] = len({id(m.node) if m.node is not None else id(m)
-                              for m in facts.modules if m.kind in RECURRENT_KINDS})
-        out["calls"] = len(facts.recurrent_calls)
-        out["shaped"] = sum(1 for c in facts.recurrent_calls
-                            if getattr(c.shape, "dims", None) is not None)
-        out["roles"] = sum(1 for c in facts.recurrent_calls
-                           if any(d.role for d in (getattr(c.shape, "dims", None) or ())))
+        out["modules"] = len(modules)
+        out["mod_shaped"] = len({m for known, _, m in calls.values() if known} & modules)
+        out["calls"] = len(calls)
+        out["shaped"] = sum(1 for known, _, _ in calls.values() if known)
+        out["roles"] = sum(1 for _, roles, _ in calls.values() if roles)
         return out
     except Exception:
         return None
 
 
-def check_project(project: Project, root: Path, check_file, coverage: bool = False) -> Result:
+def check_project(project: Project, root: Path, coverage: bool = False) -> Result:
+    """Every file of the project checked as ``rnnshape check <root>`` checks it: one program,
+    imports between its files resolved."""
+    from rnnshape.config import Config
+    from rnnshape.per_file import FileJob, scan_project
     result = Result(project)
-    for path in python_files(root):
+    paths = python_files(root)
+    roots = (str(root),)
+    check_file = FileJob(Config(), roots=roots, project=scan_project([str(p) for p in paths], roots))
+    for path in paths:
         rel = path.relative_to(root).as_posix()
         result.files += 1
         result.notebooks += path.suffix == ".ipynb"
@@ -666,7 +684,7 @@ def check_project(project: Project, root: Path, check_file, coverage: bool = Fal
             diagnostics = []
         result.slowest.append((time.perf_counter() - t0, rel))
         if coverage and (direct or dynamic or re.search(r"LSTM|GRU|RNN", text)):
-            seen = tracker_coverage(text, str(path))
+            seen = tracker_coverage(check_file, text, str(path))
             if seen is None:
                 result.coverage["unavailable"] += 1
             else:
@@ -686,7 +704,8 @@ def check_project(project: Project, root: Path, check_file, coverage: bool = Fal
 
 def print_table(results: list[Result]) -> None:
     codes = sorted({c for r in results for c in r.codes})
-    cov = ["modules", "calls", "shaped", "roles"] if any(r.coverage for r in results) else []
+    cov = ["modules", "mod_shaped", "calls", "shaped", "roles"] \
+        if any(r.coverage for r in results) else []
     head = ["project", "version", "group", "files", "nbs", "sites", "direct", "dynamic", *cov,
             *codes, "findings", "errors", "seconds"]
 
@@ -787,15 +806,11 @@ def main(argv=None) -> int:
         return 0
 
     sys.path.insert(0, str(REPO))
-    from rnnshape.config import Config
-    from rnnshape.per_file import FileJob
-
     print(f"rnnshape {_revision()}", flush=True)
-    check_file = FileJob(Config())
     results = []
     for p in projects:
         print(f"[check] {p.name} ({roots[p.name]})", flush=True)
-        results.append(check_project(p, roots[p.name], check_file, coverage=args.coverage))
+        results.append(check_project(p, roots[p.name], coverage=args.coverage))
 
     print()
     print_table(results)

@@ -55,7 +55,9 @@ SHAPE_PRESERVING_FUNCS = {
     "group_norm", "instance_norm", "alpha_dropout", "dropout1d", "feature_alpha_dropout",
     "clamp_", "masked_fill_", "fill_", "zero_", "normal_", "uniform_", "bernoulli_", "add_",
     "mul_", "sub_", "div_", "exp_", "log_", "abs_", "neg_", "sqrt_", "pow_", "clip_",
-    "requires_grad", "share_memory_", "cos_", "sin_", "copy_", "index_fill_",
+    "requires_grad", "share_memory_", "cos_", "sin_", "copy_", "index_fill_", "roll", "flip",
+    "fliplr", "flipud", "rot90_", "tril", "triu", "masked_scatter", "scatter", "scatter_",
+    "index_put", "index_put_", "clamp_min_", "clamp_max_", "sign_", "round_",
 }
 # Reductions: with ``dim``/``axis`` the dim goes (or stays as 1 with ``keepdim``), without it
 # the result is a scalar.

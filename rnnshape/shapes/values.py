@@ -138,6 +138,15 @@ class LoaderV:
 
 
 @dataclass(frozen=True)
+class MappingV:
+    """A dict built by a comprehension (``{ch: i for i, ch in enumerate(chars)}``): any key
+    gives ``value``."""
+
+    key: Any
+    value: Any
+
+
+@dataclass(frozen=True)
 class DictV:
     """A dict with string keys written in the code (a config, a batch of named tensors)."""
 
@@ -203,6 +212,6 @@ def same_value(a, b) -> bool:
         return False
     if isinstance(a, TensorV):
         return a.shape == b.shape and a.rnn_src is b.rnn_src
-    if isinstance(a, (IntV, Lit, Ref, TupleV, ListV, DatasetV, LoaderV, DictV)):
+    if isinstance(a, (IntV, Lit, Ref, TupleV, ListV, DatasetV, LoaderV, DictV, MappingV)):
         return a == b
     return False

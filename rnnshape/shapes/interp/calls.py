@@ -14,8 +14,8 @@ from rnnshape.shapes.interp.modules import CONTAINERS
 from rnnshape.shapes.interp.scope import STAR, Frame, join_all, signature
 from rnnshape.shapes.ops import OpCall, call_function, call_method
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, FuncV, InstV, IntV, ListV,
-                                    Lit, ModV, NamespaceV, ParserV, Ref, StateTupleV, SuperV,
-                                    TensorV, TupleV)
+                                    Lit, MappingV, ModV, NamespaceV, ParserV, Ref, StateTupleV,
+                                    SuperV, TensorV, TupleV)
 
 # Methods that return the module itself (``model.to(device)``, ``model.eval()``).
 _SELF_METHODS = ("to", "cuda", "cpu", "eval", "train", "float", "double", "half")
@@ -40,6 +40,9 @@ class Calls:
             return self.call_method(receiver, method, args, kwargs, node, frame)
         callee = self._eval(func_node, frame)
         self.note_region_call(node, callee, None, frame)
+        if isinstance(callee, Ref) and callee.qualname == "zip" and len(node.args) == 1 \
+                and node.args[0].star == "*":
+            return unzipped(self._eval(node.args[0].value, frame))
         args, kwargs = self.eval_args(node, frame)
         self._current_scope = frame.scope
         return self.call_value(callee, args, kwargs, node, frame)
@@ -66,7 +69,7 @@ class Calls:
         if isinstance(receiver, (TupleV, ListV)) and method in _LIST_MUTATORS:
             self.mutate_list(node.func.value, receiver, method, args, frame)
             return None
-        if isinstance(receiver, (DictV, ParserV, NamespaceV)):
+        if isinstance(receiver, (DictV, MappingV, ParserV, NamespaceV)):
             return record_method(receiver, method, args, kwargs)
         callee = self.attribute(receiver, method, node.func)
         if callee is None and method in ("backward", "manual_backward"):
@@ -274,9 +277,26 @@ class Calls:
                                  tuple(signature(a) for a in args))
 
 
+def unzipped(pairs):
+    """``zip(*batch)`` of a list of samples: a list per field (``seqs, labels = ...``)."""
+    if isinstance(pairs, ListV) and isinstance(pairs.elem, TupleV):
+        return TupleV(tuple(ListV(item, pairs.length) for item in pairs.elem.items))
+    if isinstance(pairs, TupleV) and pairs.items and all(
+            isinstance(p, TupleV) and len(p.items) == len(pairs.items[0].items)
+            for p in pairs.items):
+        return TupleV(tuple(TupleV(column, True) for column in zip(*(p.items for p in pairs.items))))
+    return None
+
+
 def record_method(receiver, method: str, args, kwargs):
     """Methods of configuration values: ``cfg.get(k)``, ``parser.add_argument(...)``,
     ``parser.parse_args()``."""
+    if isinstance(receiver, MappingV):
+        found = {"get": receiver.value, "items": ListV(TupleV((receiver.key, receiver.value)),
+                                                          Dim.unknown()),
+                 "values": ListV(receiver.value, Dim.unknown()),
+                 "keys": ListV(receiver.key, Dim.unknown())}
+        return found.get(method)
     if isinstance(receiver, DictV):
         if method == "get" and args and isinstance(args[0], Lit):
             return receiver.get(args[0].value, args[1] if len(args) > 1 else None)

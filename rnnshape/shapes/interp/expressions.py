@@ -15,8 +15,8 @@ from rnnshape.shapes.ops.base import int_of
 from rnnshape.shapes.ops.builtins import NAMES as BUILTIN_NAMES
 from rnnshape.shapes.ops.reduce import broadcast
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, InstV, IntV, ListV, Lit,
-                                    LoaderV, ModuleV, ModV, NamespaceV, Ref, StateTupleV, TensorV,
-                                    TupleV, same_value)
+                                    LoaderV, MappingV, ModuleV, ModV, NamespaceV, Ref, StateTupleV,
+                                    TensorV, TupleV, same_value)
 
 # Library constants that are plain numbers: a tensor scaled by one keeps its shape.
 NUMBERS = {name: Lit(3.141592653589793) for name in ("math.pi", "numpy.pi", "torch.pi")}
@@ -272,6 +272,8 @@ class Expressions:
         index = self._eval(elements[0].slice.value, frame)
         if isinstance(base, DictV):
             return base.get(index.value) if isinstance(index, Lit) else None
+        if isinstance(base, MappingV):
+            return base.value
         if isinstance(base, ModV):
             return self.container_item(base.info, index)
         if isinstance(base, TupleV):
@@ -332,9 +334,12 @@ class Expressions:
                 length = Dim.unknown()
             comp = comp.inner_for_in
         self._current_scope = scope
-        elem = self._eval(node.elt, inner)
+        if isinstance(node, cst.DictComp):
+            found = MappingV(self._eval(node.key, inner), self._eval(node.value, inner))
+        else:
+            found = ListV(self._eval(node.elt, inner), length)
         self._current_scope = frame.scope
-        return ListV(elem, length)
+        return found
 
     def length_of(self, value, node) -> Dim:
         if isinstance(value, ListV):
@@ -430,6 +435,6 @@ class Expressions:
         cst.Comparison: _comparison,
         cst.Lambda: _nothing,
         cst.NamedExpr: _named_expr,
-        cst.Dict: _dict, cst.Set: _nothing, cst.DictComp: _nothing, cst.SetComp: _nothing,
+        cst.Dict: _dict, cst.Set: _nothing, cst.DictComp: _comprehension, cst.SetComp: _nothing,
         cst.Await: _await,
     }
