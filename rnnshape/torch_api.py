@@ -28,6 +28,17 @@ CONSTRUCTORS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
     "Embedding": (("num_embeddings", "embedding_dim", "padding_idx"), {"padding_idx": None}),
     "Conv1d": (("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
                {"stride": 1, "padding": 0, "dilation": 1}),
+    "Conv2d": (("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
+               {"stride": 1, "padding": 0, "dilation": 1}),
+    **{kind: (("kernel_size", "stride", "padding", "dilation"),
+              {"stride": None, "padding": 0, "dilation": 1})
+       for kind in ("MaxPool1d", "MaxPool2d")},
+    **{kind: (("kernel_size", "stride", "padding"), {"stride": None, "padding": 0})
+       for kind in ("AvgPool1d", "AvgPool2d")},
+    **{kind: (("output_size",), {})
+       for kind in ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
+                    "AdaptiveMaxPool2d")},
+    "Flatten": (("start_dim", "end_dim"), {"start_dim": 1, "end_dim": -1}),
     "Dropout": (("p",), {"p": 0.5}),
     "LayerNorm": (("normalized_shape",), {}),
     "BatchNorm1d": (("num_features",), {}),

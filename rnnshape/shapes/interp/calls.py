@@ -367,8 +367,15 @@ def _ordered_dict(args, kwargs):
     return DictV(tuple((p.items[0].value, p.items[1]) for p in pairs.items))
 
 
+def _generator(args, kwargs):
+    """``np.random.default_rng(seed)``: its ``normal``/``uniform``/``integers`` are numpy's."""
+    return Ref("numpy.random")
+
+
 _SPECIAL = {
     "collections.OrderedDict": _ordered_dict,
+    "numpy.random.default_rng": _generator, "numpy.random.RandomState": _generator,
+    "numpy.random.Generator": _generator,
     "torch.nn.DataParallel": _wrapped, "torch.nn.parallel.DataParallel": _wrapped,
     "torch.nn.parallel.DistributedDataParallel": _wrapped, "torch.autograd.Variable": _wrapped,
     "dict": _new_dict, "vars": _namespace_dict,

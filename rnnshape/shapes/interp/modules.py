@@ -59,6 +59,9 @@ class Modules:
     def config_value(self, value, expr, name):
         if isinstance(value, IntV):
             return value.dim
+        if isinstance(value, TupleV) and value.items and all(isinstance(v, IntV)
+                                                             for v in value.items):
+            return tuple(v.dim for v in value.items)  # ``kernel_size=(3, 3)``
         if isinstance(value, Lit):
             return value.value if isinstance(value.value, (bool, float)) else None
         if value is None and expr is not None and name in _SIZE_PARAMETERS:

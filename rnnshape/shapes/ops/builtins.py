@@ -59,7 +59,7 @@ def itself(call: OpCall):
 
 
 FUNCTIONS = {"next": first_item, "iter": itself, "len": length, "range": range_, "enumerate": enumerate_, "zip": zip_,
-             "list": sequence, "tuple": sequence, "int": integer, "ord": unknown_int}
+             "list": sequence, "tuple": sequence, "sorted": sequence, "reversed": sequence, "int": integer, "ord": unknown_int}
 # Names of builtins the interpreter resolves even though nothing in the file binds them.
 NAMES = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "ord", "max", "min", "sum",
          "iter", "next", "dict", "vars",

@@ -9,7 +9,7 @@ import libcst as cst
 from rnnshape.shapes.dims import Dim, Shape, normalize_axis
 from rnnshape.shapes.ops.base import OpCall, axis_arg, or_grad
 from rnnshape.shapes.ops.reduce import broadcast
-from rnnshape.shapes.values import IntV, ListV, Lit, TensorV, TupleV
+from rnnshape.shapes.values import IntV, ListV, Lit, TensorV, TupleV, same_value
 
 
 def cat_or_stack(call: OpCall):
@@ -110,12 +110,20 @@ _INT_OPS = {cst.Add: Dim.__add__, cst.AddAssign: Dim.__add__,
             cst.FloorDivide: Dim.floordiv, cst.FloorDivideAssign: Dim.floordiv}
 
 
+# Operators whose result on two whole numbers is a whole number.
+_WHOLE = (cst.Modulo, cst.ModuloAssign, cst.BitAnd, cst.BitOr, cst.BitXor, cst.LeftShift,
+          cst.RightShift)
+
+
 def binary(left, right, operator, node=None):
     if isinstance(left, IntV) and isinstance(right, IntV):
         combine = _INT_OPS.get(type(operator))
         if combine is not None:
             return IntV(combine(left.dim, right.dim))
-        return _number(left.dim.value, right.dim.value, operator)
+        found = _number(left.dim.value, right.dim.value, operator)
+        if found is None and isinstance(operator, _WHOLE):
+            return IntV(Dim.unknown())  # ``ord(c) % n``: some whole number
+        return found
     if isinstance(left, (IntV, Lit)) and isinstance(right, (IntV, Lit)):
         return _number(_constant(left), _constant(right), operator)
     if isinstance(operator, cst.MatrixMultiply):
@@ -154,9 +162,30 @@ def _sequences(left, right, operator):
             return ListV(left.items[0], right.dim)
     if isinstance(left, TupleV) and isinstance(right, TupleV) and isinstance(operator, cst.Add):
         return TupleV(left.items + right.items, left.is_list)
+    if isinstance(operator, cst.Add) and isinstance(left, (ListV, TupleV)) and \
+            isinstance(right, (ListV, TupleV)):
+        # ``ids + [0] * (max_len - len(ids))``: one list of both lengths, when alike
+        a, b = _as_list(left), _as_list(right)
+        if a is not None and b is not None:
+            elem = a.elem if same_value(a.elem, b.elem) else (
+                IntV(Dim.unknown()) if isinstance(a.elem, IntV) and isinstance(b.elem, IntV)
+                else None)
+            if elem is not None:
+                return ListV(elem, a.length + b.length)
     if isinstance(left, TensorV) or isinstance(right, TensorV):
         t = left if isinstance(left, TensorV) else right
         return TensorV(Shape.unknown(), grad=t.grad)
+    return None
+
+
+def _as_list(value) -> Optional[ListV]:
+    if isinstance(value, ListV):
+        return value
+    items = value.items
+    if items and all(same_value(items[0], i) for i in items[1:]):
+        return ListV(items[0], Dim.const(len(items)))
+    if items and all(isinstance(i, IntV) for i in items):
+        return ListV(IntV(Dim.unknown()), Dim.const(len(items)))
     return None
 
 

@@ -164,6 +164,15 @@ def permutation(call: OpCall) -> Optional[TensorV]:
     return made.step(call.node, made.shape)
 
 
+def convolve(call: OpCall) -> Optional[TensorV]:
+    """``np.convolve(a, v, mode="same")``: as long as ``a`` (other modes: unknown)."""
+    mode = call.arg(2, "mode")
+    first = call.first
+    if not isinstance(first, TensorV) or not (isinstance(mode, Lit) and mode.value == "same"):
+        return None
+    return first.step(call.node, first.shape)
+
+
 def like(call: OpCall) -> Optional[TensorV]:
     if not isinstance(call.first, TensorV):
         return None
@@ -199,9 +208,9 @@ FUNCTIONS = {
     **{name: from_data for name in FROM_DATA},
     **{name: random_array for name in RANDOM_ARRAYS},
     **{name: like for name in LIKE},
-    "randint": randint,
+    "randint": randint, "integers": randint,
     "arange": arange, "linspace": linspace, "logspace": linspace,
     "randperm": permutation, "permutation": permutation,
-    "eye": eye,
+    "eye": eye, "convolve": convolve,
     "one_hot": one_hot,
 }

@@ -162,6 +162,44 @@ def new_tensor(call: OpCall):
     return TensorV(Shape(tuple(sizes)), grad=False)
 
 
+def repeat(call: OpCall):
+    """``x.repeat(a, b)``: each dim times its count (new leading dims for extra counts)."""
+    x, sizes = call.receiver, sizes_from_args(call.args)
+    dims = x.shape.dims
+    if dims is None or sizes is None or len(sizes) < len(dims):
+        return None
+    lead = len(sizes) - len(dims)
+    new = tuple(sizes[:lead]) + tuple(d * s for d, s in zip(dims, sizes[lead:]))
+    return x.step(call.node, Shape(new), layout_op=None)
+
+
+def expand(call: OpCall):
+    """``x.expand(b, -1, -1)``: -1 keeps a dim, other sizes replace it."""
+    x, sizes = call.receiver, sizes_from_args(call.args)
+    dims = x.shape.dims
+    if dims is None or sizes is None or len(sizes) < len(dims):
+        return None
+    lead = len(sizes) - len(dims)
+    kept = tuple(d if s.value == -1 else s for d, s in zip(dims, sizes[lead:]))
+    return x.step(call.node, Shape(tuple(sizes[:lead]) + kept), layout_op=None)
+
+
+def repeat_interleave(call: OpCall):
+    """``x.repeat_interleave(n, dim=d)``: dim d n times as long."""
+    x = call.receiver
+    count = as_dim(call.first)
+    axis = axis_arg(call.args, call.kwargs, 1)
+    dims = x.shape.dims
+    if dims is None or count is None or axis is None:
+        return None
+    pos = normalize_axis(axis, len(dims))
+    if pos is None:
+        return None
+    new = list(dims)
+    new[pos] = (dims[pos] * count).with_role(dims[pos].role, dims[pos].origin)
+    return x.step(call.node, Shape(tuple(new)), layout_op=None)
+
+
 def nothing(call: OpCall):
     return None
 
@@ -183,6 +221,7 @@ METHODS = {
     **{name: new_tensor for name in ("new_zeros", "new_ones", "new_empty", "new_full",
                                      "new_tensor", "new")},
     "astype": unchanged,
+    "repeat": repeat, "expand": expand, "repeat_interleave": repeat_interleave,
     **{name: reduce_method for name in api.REDUCTIONS},
     **{name: elementwise_method for name in api.BROADCASTING_FUNCS & api.SHAPE_PRESERVING_FUNCS},
 }

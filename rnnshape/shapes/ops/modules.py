@@ -5,8 +5,9 @@ from typing import Optional
 
 from rnnshape import torch_api as api
 from rnnshape.shapes.axes import axes, expected_roles
-from rnnshape.shapes.dims import FEATURE, TIME, Dim, Shape
+from rnnshape.shapes.dims import FEATURE, Dim, Shape
 from rnnshape.shapes.facts import LayerCall, LossCall, ModuleInfo, RecurrentCall, Step
+from rnnshape.shapes.ops import conv
 from rnnshape.shapes.ops.base import OpCall
 from rnnshape.shapes.values import PackedV, StateTupleV, TensorV, TupleV
 
@@ -114,33 +115,6 @@ def embedding(info: ModuleInfo, call: OpCall):
                   integer=False)
 
 
-def conv1d(info: ModuleInfo, call: OpCall):
-    x = call.first if call.args else call.kwargs.get("input")
-    if not isinstance(x, TensorV) or x.shape.dims is None or len(x.shape.dims) != 3:
-        return None
-    n, _, length = x.shape.dims
-    out = (n, info.dim("out_channels").with_role(FEATURE, "Conv1d channels"),
-           _conv_len(info, length).with_role(TIME, "Conv1d length axis"))
-    return x.step(call.node, Shape(out), layout_op=None, grad=True)
-
-
-def _conv_len(info: ModuleInfo, length: Dim) -> Dim:
-    k = info.dim("kernel_size").value
-    s = info.dim("stride").value
-    d = info.dim("dilation").value
-    p = info.cfg.get("padding")
-    p = p.value if isinstance(p, Dim) else None
-    if None in (k, s, d, p):
-        return Dim.unknown()
-    if s == 1 and 2 * p == d * (k - 1):
-        return length
-    if length.value is not None:
-        return Dim.const((length.value + 2 * p - d * (k - 1) - 1) // s + 1)
-    if s == 1:
-        return length + Dim.const(2 * p - d * (k - 1))
-    return Dim.unknown()
-
-
 def cell(info: ModuleInfo, call: OpCall):
     """One step of an ``LSTMCell``/``GRUCell``/``RNNCell``: (batch, hidden) from (batch, input)
     (the LSTM's is the pair (h, c))."""
@@ -165,11 +139,11 @@ def loss(info: ModuleInfo, call: OpCall):
 
 
 MODULES = {
+    **conv.MODULES,
     **{kind: recurrent for kind in api.RECURRENT},
     **{kind: cell for kind in api.RECURRENT_CELLS},
     "Linear": linear, "LazyLinear": linear,
     "Embedding": embedding,
-    "Conv1d": conv1d,
     **{kind: same_shape for kind in api.SHAPE_PRESERVING_MODULES},
     **{kind: loss for kind in api.LOSSES},
 }
