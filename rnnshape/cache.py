@@ -34,9 +34,9 @@ class Cache:
     def _file(self, key: str) -> str:
         return os.path.join(self.root, key[:2], key + ".json")
 
-    def get(self, key: str) -> Optional[tuple[list[Diagnostic], list[FileError], dict]]:
-        """(diagnostics, errors, depends), or None on a miss: also when a file the result
-        depended on (an imported module, an importer) has changed since."""
+    def get(self, key: str) -> Optional[tuple[list[Diagnostic], list[FileError], dict, list]]:
+        """(diagnostics, errors, depends, warnings), or None on a miss: also when a file the
+        result depended on (an imported module, an importer) has changed since."""
         try:
             with open(self._file(key), encoding="utf-8") as handle:
                 entry = json.load(handle)
@@ -44,12 +44,13 @@ class Cache:
             if any(_digest(path) != sha for path, sha in depends.items()):
                 return None
             errors = [FileError(e["filename"], e["message"], e.get("row")) for e in entry["errors"]]
-            return [Diagnostic.from_dict(d) for d in entry["diagnostics"]], errors, depends
+            return ([Diagnostic.from_dict(d) for d in entry["diagnostics"]], errors, depends,
+                    list(entry.get("warnings", [])))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def put(self, key: str, diagnostics: list[Diagnostic], errors: list[FileError],
-            depends: Optional[dict] = None) -> None:
+            depends: Optional[dict] = None, warnings: Optional[list] = None) -> None:
         if any("internal error" in e.message or e.message.startswith("skipped:") for e in errors):
             # Our bug, or a time/memory limit that the next run may set higher: try again
             # next time rather than remember it.
@@ -57,7 +58,7 @@ class Cache:
         entry = {"diagnostics": [d.to_dict() for d in diagnostics],
                  "errors": [{"filename": e.filename, "message": e.message, "row": e.row}
                             for e in errors],
-                 "depends": depends or {}}
+                 "depends": depends or {}, "warnings": warnings or []}
         target = self._file(key)
         try:
             if not os.path.isdir(self.root):

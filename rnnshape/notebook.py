@@ -39,11 +39,13 @@ row as ``cell 3, line 2`` for trace display).
 """
 from __future__ import annotations
 
+import ast
 import bisect
 import copy
 import dataclasses
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from json.decoder import scanstring
 from typing import Optional
@@ -99,6 +101,63 @@ class _Masked:
     original: str               # the original line, without its line ending
 
 
+class _Masker:
+    """Replaces IPython syntax with ``pass`` lines of the same indentation, remembering the
+    originals (by number) so they can be put back."""
+
+    def __init__(self):
+        self.masked: list[_Masked] = []
+
+    def line(self, line: str, indent: str) -> str:
+        body, eol = _strip_eol(line)
+        self.masked.append(_Masked(indent, body))
+        return indent + MASK.format(len(self.masked) - 1) + eol
+
+    def cell(self, source: str) -> str:
+        lines = split_lines(source)
+        first = next((i for i, l in enumerate(lines) if l.strip()), None)
+        if first is not None and lines[first].lstrip().startswith("%%"):
+            words = lines[first].lstrip()[2:].split()
+            name = words[0] if words else ""
+            if name in PYTHON_BODY_CELL_MAGICS:
+                lines[first] = self.line(lines[first], "")
+                return "".join(lines[:first + 1]) + self.lines(lines[first + 1:])
+            return "".join(self.line(l, "") for l in lines)
+        return self.lines(lines)
+
+    def lines(self, lines: list[str]) -> str:
+        out = []
+        scanner = _Scanner()
+        continued: Optional[str] = None  # the indent of a masked line that ends in a backslash
+        for line in lines:
+            if continued is not None:
+                out.append(self.line(line, continued))
+                continued = continued if _strip_eol(line)[0].endswith("\\") else None
+                continue
+            if scanner.at_statement_start:
+                trial = copy.copy(scanner)
+                trial.scan(line)
+                if _MAGIC_START.match(line) or _ASSIGN_MAGIC.match(line) or trial.question:
+                    indent = _INDENT.match(line).group()
+                    out.append(self.line(line, indent))
+                    if _strip_eol(line)[0].endswith("\\"):
+                        continued = indent
+                    continue
+                scanner = trial
+            else:
+                scanner.scan(line)
+            out.append(line)
+        return "".join(out)
+
+
+
+def mask_script(text: str) -> tuple[str, int]:
+    """A ``.py`` exported from a notebook (``!pip install ...`` lines kept) as Python: its
+    IPython lines masked, rows unchanged; and how many were masked."""
+    masker = _Masker()
+    return masker.lines(split_lines(text)), len(masker.masked)
+
+
 class Notebook:
     """A loaded notebook; build with ``load_notebook``."""
 
@@ -109,7 +168,10 @@ class Notebook:
         self.cells = cells
         self.code_cells = [c for c in cells if c.cell_type == "code"]
         self._layout = layout
-        self._masked: list[_Masked] = []
+        self._masker = _Masker()
+        # Code cells that do not parse on their own (an exercise blank, a half-written line):
+        # (cell index, why).  Each is masked whole, so the other cells are still checked.
+        self.skipped: list[tuple[int, str]] = []
         self._program = self._build_program()
         self._program_lines = split_lines(self._program)
         self._starts = [c.start_row for c in self.code_cells]
@@ -141,53 +203,23 @@ class Notebook:
             if j:
                 parts.append(SENTINEL.format(cell.index) + "\n")
                 row += 1
-            segment = self._mask_cell(cell.source) + "\n"
+            segment = self._checked_cell(cell) + "\n"
             cell.start_row = row
             cell.line_count = len(_LINE_BREAK.findall(segment))
             row += cell.line_count
             parts.append(segment)
         return "".join(parts)
 
-    def _mask_line(self, line: str, indent: str) -> str:
-        body, eol = _strip_eol(line)
-        self._masked.append(_Masked(indent, body))
-        return indent + MASK.format(len(self._masked) - 1) + eol
-
-    def _mask_cell(self, source: str) -> str:
-        lines = split_lines(source)
-        first = next((i for i, l in enumerate(lines) if l.strip()), None)
-        if first is not None and lines[first].lstrip().startswith("%%"):
-            words = lines[first].lstrip()[2:].split()
-            name = words[0] if words else ""
-            if name in PYTHON_BODY_CELL_MAGICS:
-                lines[first] = self._mask_line(lines[first], "")
-                return "".join(lines[:first + 1]) + self._mask_lines(lines[first + 1:])
-            return "".join(self._mask_line(l, "") for l in lines)
-        return self._mask_lines(lines)
-
-    def _mask_lines(self, lines: list[str]) -> str:
-        out = []
-        scanner = _Scanner()
-        continued: Optional[str] = None  # the indent of a masked line that ends in a backslash
-        for line in lines:
-            if continued is not None:
-                out.append(self._mask_line(line, continued))
-                continued = continued if _strip_eol(line)[0].endswith("\\") else None
-                continue
-            if scanner.at_statement_start:
-                trial = copy.copy(scanner)
-                trial.scan(line)
-                if _MAGIC_START.match(line) or _ASSIGN_MAGIC.match(line) or trial.question:
-                    indent = _INDENT.match(line).group()
-                    out.append(self._mask_line(line, indent))
-                    if _strip_eol(line)[0].endswith("\\"):
-                        continued = indent
-                    continue
-                scanner = trial
-            else:
-                scanner.scan(line)
-            out.append(line)
-        return "".join(out)
+    def _checked_cell(self, cell: Cell) -> str:
+        """The cell with its magics masked, or masked whole when it still does not parse."""
+        first = len(self._masker.masked)
+        masked = self._masker.cell(cell.source)
+        problem = _syntax_problem(masked)
+        if problem is None:
+            return masked
+        del self._masker.masked[first:]
+        self.skipped.append((cell.index, problem))
+        return "".join(self._masker.line(line, "") for line in split_lines(cell.source))
 
     def locate(self, row: int) -> tuple[int, int]:
         """(cell index, 1-based, in ``cells``; row in that cell) of a program row.
@@ -283,8 +315,8 @@ class Notebook:
         for line in split_lines(segment):
             body, eol = _strip_eol(line)
             m = _MASK_RE.fullmatch(body)
-            if m and int(m.group("k")) < len(self._masked):
-                masked = self._masked[int(m.group("k"))]
+            if m and int(m.group("k")) < len(self._masker.masked):
+                masked = self._masker.masked[int(m.group("k"))]
                 indent = m.group("indent")
                 original = masked.original
                 if indent != masked.indent:
@@ -422,6 +454,19 @@ def _list_elements(text: str, i: int) -> list[tuple[int, int]]:
 
 def _invalid(path: str, reason: str) -> FileError:
     return FileError(path, f"invalid notebook: {reason}")
+
+
+def _syntax_problem(source: str) -> Optional[str]:
+    """Why ``source`` does not parse on its own (as IPython runs a cell), or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, "<cell>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        return f"{exc.msg} (line {exc.lineno})" if exc.lineno else exc.msg
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return type(exc).__name__
+    return None
 
 
 def load_notebook(text: str, path: str) -> Notebook:

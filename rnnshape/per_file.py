@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from rnnshape.api import FixOptions, analyze, diagnostics_of, fix_source
+from rnnshape.syntax import python_tree
 from rnnshape.cache import Cache
 from rnnshape.config import Config
 from rnnshape.diagnostic import Diagnostic, FileError
@@ -36,6 +37,11 @@ def load_notebook(text: str, path: str) -> "Notebook":
     return load(text, path)
 
 
+def mask_script(text: str) -> tuple[str, int]:
+    from rnnshape.notebook import mask_script as mask  # only scripts that fail to parse pay
+    return mask(text)
+
+
 @dataclass
 class FileResult:
     path: str
@@ -47,6 +53,8 @@ class FileResult:
     applied: Counter = field(default_factory=Counter)
     # the other files the result depends on (imported modules, importers): path -> sha256
     depends: dict = field(default_factory=dict)
+    # what was left out of the check without failing it (a notebook cell that does not parse)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -84,15 +92,16 @@ class FileJob:
         if key is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                diagnostics, errors, depends = hit
-                return _named(FileResult(path, diagnostics, errors, depends=depends), path)
+                diagnostics, errors, depends, warnings = hit
+                return _named(FileResult(path, diagnostics, errors, depends=depends,
+                                         warnings=warnings), path)
         try:
             source = decode_source(data, path)
             result = guarded(path, lambda: self.run(path, source, codes), self.seconds)
         except FileError as exc:
             result = FileResult(path, errors=[exc])
         if key is not None:
-            self.cache.put(key, result.diagnostics, result.errors, result.depends)
+            self.cache.put(key, result.diagnostics, result.errors, result.depends, result.warnings)
         return result
 
     def codes_for(self, path: str) -> frozenset:
@@ -112,6 +121,13 @@ class FileJob:
 
     def run(self, path: str, source: Source, codes) -> FileResult:
         notebook = load_notebook(source.text, path) if is_notebook(path) else None
+        result = self._run(path, source, notebook, codes)
+        if notebook is not None:
+            result.warnings = [f"{path}:cell {index}: warning: skipped a cell that does not "
+                               f"parse: {why}" for index, why in notebook.skipped]
+        return result
+
+    def _run(self, path: str, source: Source, notebook, codes) -> FileResult:
         if notebook is not None and not notebook.is_python:
             return FileResult(path, source=source, new_text=source.text)
         program = notebook.program() if notebook is not None else source.text
@@ -122,12 +138,33 @@ class FileJob:
             if self.fix:
                 return self._fixed(path, source, notebook, program, codes, sources)
             analysis = analyze(program, path, codes, sources, importers, linked)
-            found = diagnostics_of(analysis, program, path, self.options, self.edits)
-            errors = analysis.errors if analysis is not None else []
         except FileError as exc:
-            raise _in_cells(notebook, exc) if notebook is not None else exc
+            if notebook is not None:
+                raise _in_cells(notebook, exc) from None
+            return self._exported(path, source, codes, sources, exc)
+        found = diagnostics_of(analysis, program, path, self.options, self.edits)
+        errors = analysis.errors if analysis is not None else []
         return FileResult(path, _in_notebook(notebook, found), _errors(path, errors),
                           depends=_depends(sources, path))
+
+    def _exported(self, path: str, source: Source, codes, sources: Sources,
+                  error: FileError) -> FileResult:
+        """A script that does not parse because it keeps a notebook's IPython lines (``!pip
+        install ...``): checked with them masked, rows unchanged, never rewritten."""
+        program, count = mask_script(source.text)
+        if not count or python_tree(program, path) is None:
+            raise error
+        importers = self.project.importers.get(path, ())
+        analysis = analyze(program, path, codes, sources, importers, path in self.project.linked)
+        found = [replace(d, fix=None) for d in
+                 diagnostics_of(analysis, program, path, self.options, self.edits)]
+        errors = analysis.errors if analysis is not None else []
+        verb = "fixes nothing in it" if self.fix else "checks it without them"
+        warning = (f"{path}: warning: {count} IPython line{'s' if count != 1 else ''} "
+                   f"(an exported notebook?) do not parse as Python; rnnshape {verb}")
+        return FileResult(path, found, _errors(path, errors), source=source,
+                          new_text=source.text, depends=_depends(sources, path),
+                          warnings=[warning])
 
     def _fixed(self, path, source: Source, notebook: Optional["Notebook"], program: str,
                codes, sources: Sources) -> FileResult:

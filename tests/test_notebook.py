@@ -221,7 +221,9 @@ def program_of(*sources):
 ])
 def test_ipython_lines_are_masked_keeping_indentation(line):
     indent = " " * (len(line) - len(line.lstrip()))
-    assert program_of(f"if True:\n{line}\n") == f"if True:\n{indent}pass  # rnnshape: masked magic 0\n\n"
+    # (a cell that still does not parse once masked is skipped whole: see below)
+    prefix = "if True:\n" if indent else "x = 1\n"
+    assert program_of(f"{prefix}{line}\n") == f"{prefix}{indent}pass  # rnnshape: masked magic 0\n\n"
 
 
 @pytest.mark.parametrize("source", [
@@ -319,3 +321,68 @@ def test_trace_steps_and_fix_edits_name_their_own_cells():
     assert d.to_json()["trace"][0] == {"filename": "n.ipynb", "cell": 1, "row": 5,
                                        "text": "torch.zeros(5, 3, 8)",
                                        "shape": "(5, 3, 8)"}
+
+
+def _code(source):
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": source}
+
+
+EXERCISE = {"cells": [_code(["import torch\n", "import torch.nn as nn\n"]),
+                      _code(["criterion = \n"]),  # the blank a student fills in
+                      _code(["import numpy as np\n", "np.random.seed(0)\n",
+                             "lstm = nn.LSTM(4, 8)"])],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_a_cell_that_does_not_parse_is_skipped_and_the_others_are_checked(tmp_path):
+    import subprocess
+    import sys
+
+    from cli_env import cli_env
+
+    path = tmp_path / "exercise.ipynb"
+    text = json.dumps(EXERCISE, indent=1)
+    path.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "rnnshape", "check", "--no-cache",
+                           "--output-format", "concise", str(path)], capture_output=True,
+                          text=True, env=cli_env(), timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert f"{path}:cell 2: warning: skipped a cell that does not parse: invalid syntax (line 1)" \
+        in proc.stderr
+    assert f"{path}:cell 3:2:1: RNN103" in proc.stdout
+    # fix leaves the skipped cell as it was
+    fixed = subprocess.run([sys.executable, "-m", "rnnshape", "fix", str(path)],
+                           capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    cells = json.loads(path.read_text())["cells"]
+    assert cells[1]["source"] == ["criterion = \n"]
+    assert "np.random.seed(0)\ntorch.manual_seed(0)\n" in "".join(cells[2]["source"])
+
+
+def test_skipped_cells_are_listed_with_their_reason():
+    nb = load_notebook(json.dumps(EXERCISE), "e.ipynb")
+    assert [index for index, _ in nb.skipped] == [2]
+    assert "criterion" not in nb.program()
+
+
+def test_a_script_exported_with_ipython_lines_is_checked_and_left_alone(tmp_path):
+    import subprocess
+    import sys
+
+    from cli_env import cli_env
+
+    path = tmp_path / "exported.py"
+    text = ("# %%\n!pip install torch\n%matplotlib inline\nimport numpy as np\nimport torch\n\n"
+            "# %%\nnp.random.seed(0)\nlstm = torch.nn.LSTM(4, 8)\n")
+    path.write_text(text)
+    check = subprocess.run([sys.executable, "-m", "rnnshape", "check", "--no-cache",
+                            "--output-format", "concise", str(path)], capture_output=True,
+                           text=True, env=cli_env(), timeout=60)
+    assert check.returncode == 1, check.stderr
+    assert f"{path}:8:1: RNN103 " in check.stdout  # rows as in the file, no [*]: not fixed
+    assert "2 IPython lines (an exported notebook?) do not parse as Python" in check.stderr
+    fix = subprocess.run([sys.executable, "-m", "rnnshape", "fix", str(path)],
+                         capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert fix.returncode == 1 and "fixes nothing in it" in fix.stderr
+    assert path.read_text() == text

@@ -48,6 +48,8 @@ def run_check(args) -> int:
                               open_cache(not args.no_cache), args.force_exclude,
                               args.stdin_filename, edits=fmt in MACHINE_FORMATS,
                               seconds=args.file_timeout, megabytes=args.file_memory):
+        for warning in result.warnings:
+            err.print(warning)
         for error in result.errors:
             errors.append(error)
             err.print(str(error))

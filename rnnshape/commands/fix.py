@@ -33,6 +33,8 @@ def run_fix(args) -> int:
     changed = 0
     for result in run_files(args.paths, job, default_jobs(), args.force_exclude,
                             args.file_memory):
+        for warning in result.warnings:
+            err.print(warning)
         for error in result.errors:
             errors.append(error)
             err.print(str(error))
