@@ -170,7 +170,7 @@ def diagnostics_of(analysis: Optional[Analysis], text: str, filename: str,
             code=finding.code, name=rule.name, message=finding.message, severity=rule.severity,
             filename=filename, row=start.line, column=start.column + 1,
             end_row=end.line, end_column=end.column + 1,
-            trace=[_trace_line(analysis, step) for step in finding.trace],
+            trace=[trace_line(analysis, step) for step in finding.trace],
             fix=_fix_of(analysis, finding, options, text, edits),
             source_line=lines[start.line - 1] if start.line - 1 < len(lines) else "",
         )
@@ -190,7 +190,7 @@ def _fix_of(analysis: Analysis, finding: Finding, options: FixOptions, text: str
         return None
 
 
-def _trace_line(analysis: Analysis, step) -> TraceLine:
+def trace_line(analysis: Analysis, step) -> TraceLine:
     text = one_line(analysis.module.code_for_node(step.node))
     if len(text) > 60:
         text = text[:57] + "..."

@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
                        help="processes to use (default: all cores)")
     check.add_argument("--no-cache", action="store_true", help="do not read or write .rnnshape_cache/")
+    check.add_argument("--show-shapes", action="store_true",
+                       help="print what the tracker sees at each recurrent call: the input's "
+                            "shape, what each dim means and why, and why it is or is not a "
+                            "finding")
 
     fix = sub.add_parser("fix", help="apply fixes, then report what remains")
     fix.add_argument("paths", nargs="*", default=["."], metavar="PATH")

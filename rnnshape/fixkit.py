@@ -33,6 +33,44 @@ class FixOptions:
     unsafe: bool = False  # apply unsafe fixes too
 
 
+class _Bound(cst.CSTVisitor):
+    """The name nodes a piece of code binds."""
+
+    def __init__(self):
+        self.names: list[cst.Name] = []
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        node.target.visit(_Targets(self.names))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        node.target.visit(_Targets(self.names))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        node.target.visit(_Targets(self.names))
+
+    def visit_For(self, node: cst.For) -> None:
+        node.target.visit(_Targets(self.names))
+
+
+class _Targets(cst.CSTVisitor):
+    """The names in an assignment target (``reads``: every name an expression reads)."""
+
+    def __init__(self, names: list, reads: bool = False):
+        self.names = names
+        self.reads = reads
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if self.reads:
+            node.value.visit(self)
+        return False  # ``self.x = ...`` binds no name; ``.x`` reads none
+
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
+        return self.reads
+
+
 class FixContext:
     """What a rule needs to build a plan: the tree, positions, parents, and a few helpers."""
 
@@ -74,6 +112,30 @@ class FixContext:
     def statement_of(self, node) -> Optional[cst.CSTNode]:
         """The statement (simple line or compound) that contains ``node``."""
         return node if isinstance(node, _STATEMENTS) else self._innermost(node, _STATEMENTS)
+
+    def fed_back(self, node, expr) -> bool:
+        """Whether ``node`` runs in a loop of its function where a name ``expr`` reads may
+        still hold what the previous pass made: the loop rebinds it, but not before this line
+        (the loop's own variable is new each pass)."""
+        loop = self._innermost(node, (cst.For, cst.While))
+        if loop is None:
+            return False
+        func = self._innermost(node, cst.FunctionDef)
+        if func is not None and self.positions[loop].start.line < self.positions[func].start.line:
+            return False
+        read = _Targets([], reads=True)
+        expr.visit(read)  # every name the expression reads
+        bound = _Bound()
+        loop.body.visit(bound)
+        fresh: list = []
+        if isinstance(loop, cst.For):
+            loop.target.visit(_Targets(fresh))
+        use = self.row(self.statement_of(node))
+        names = {n.value for n in read.names} - {n.value for n in fresh}
+        first: dict[str, int] = {}
+        for name in bound.names:
+            first[name.value] = min(first.get(name.value, self.row(name)), self.row(name))
+        return any(first.get(name, 0) >= use for name in names if name in first)
 
     def scope_of(self, node) -> Optional[cst.CSTNode]:
         """The function (or module) whose names ``node`` sees."""

@@ -15,6 +15,7 @@ from rnnshape.syntax import python_tree
 from rnnshape.cache import Cache
 from rnnshape.config import Config
 from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.explain import call_shapes, render_text
 from rnnshape.files import Source, decode_source, discover, read_bytes
 from rnnshape.guard import DEFAULT_MEGABYTES, DEFAULT_SECONDS, guarded, limit_memory
 from rnnshape.parallel import ordered_map
@@ -55,6 +56,7 @@ class FileResult:
     depends: dict = field(default_factory=dict)
     # what was left out of the check without failing it (a notebook cell that does not parse)
     warnings: list[str] = field(default_factory=list)
+    shapes: str = ""  # ``--show-shapes``: what the tracker saw at each recurrent call
 
     @property
     def changed(self) -> bool:
@@ -75,6 +77,7 @@ class FileJob:
     fix: bool = False
     report: bool = True
     edits: bool = True  # each fix's edits: only machine-readable formats show them
+    shapes: bool = False  # check only: explain each recurrent call (``--show-shapes``)
     cache: Optional[Cache] = None
     seconds: float = DEFAULT_SECONDS
     # The project: the folders that bound its local modules (default: the file's folder),
@@ -108,7 +111,7 @@ class FileJob:
         return frozenset(self.config.enabled_codes(path, REGISTRY))
 
     def _cache_key(self, path: str, data: bytes, codes) -> Optional[str]:
-        if self.cache is None or self.fix:
+        if self.cache is None or self.fix or self.shapes:
             return None
         extra = ",".join(sorted(codes)) + ("+edits" if self.edits else "") + \
             ("+batch-first" if self.options.batch_first else "") + \
@@ -144,8 +147,11 @@ class FileJob:
             return self._exported(path, source, codes, sources, exc)
         found = diagnostics_of(analysis, program, path, self.options, self.edits)
         errors = analysis.errors if analysis is not None else []
-        return FileResult(path, _in_notebook(notebook, found), _errors(path, errors),
-                          depends=_depends(sources, path))
+        result = FileResult(path, _in_notebook(notebook, found), _errors(path, errors),
+                            depends=_depends(sources, path))
+        if self.shapes and analysis is not None:
+            result.shapes = render_text(path, call_shapes(analysis), _cell_rows(notebook))
+        return result
 
     def _exported(self, path: str, source: Source, codes, sources: Sources,
                   error: FileError) -> FileResult:
@@ -185,6 +191,19 @@ class FileJob:
                                  if e not in fixed.errors]
         return FileResult(path, _in_notebook(notebook, remaining), _errors(path, errors),
                           source, new_text, fixed.applied)
+
+
+def _cell_rows(notebook: Optional["Notebook"]):
+    if notebook is None:
+        return None
+
+    def locate(row: int) -> str:
+        try:
+            cell, line = notebook.locate(row)
+        except ValueError:
+            return str(row)
+        return f"cell {cell}:{line}"
+    return locate
 
 
 def _depends(sources: Sources, path: str) -> dict:

@@ -42,7 +42,14 @@ CONSTRUCTORS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
     "Dropout": (("p",), {"p": 0.5}),
     "LayerNorm": (("normalized_shape",), {}),
     "BatchNorm1d": (("num_features",), {}),
+    "MultiheadAttention": (("embed_dim", "num_heads", "dropout", "bias", "add_bias_kv",
+                            "add_zero_attn", "kdim", "vdim", "batch_first"),
+                           {"dropout": 0.0, "batch_first": False}),
 }
+
+# Transformer blocks: the output has the input's shape (the query's, for a decoder).
+TRANSFORMER_BLOCKS = {"TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
+                      "TransformerDecoder"}
 
 # nn modules (and functional forms) that keep the shape of their input.
 SHAPE_PRESERVING_MODULES = {

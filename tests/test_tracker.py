@@ -1221,28 +1221,40 @@ def test_attributes_the_branches_leave_alone_are_kept():
 
 
 # ============================================================================ unknown
-def test_model_with_unknown_input_shape_is_silent():
-    src = """
-    import torch
-    import torch.nn as nn
+UNPACKED = """
+import torch
+import torch.nn as nn
 
 
-    class M(nn.Module):
-        def __init__(self, n_features, hidden):
-            super().__init__()
-            self.rnn = nn.LSTM(n_features, hidden)
+class M(nn.Module):
+    def __init__(self, n_features, hidden):
+        super().__init__()
+        self.rnn = nn.LSTM(n_features, hidden)
 
-        def forward(self, x):
-            batch_size, seq_len, _ = x.shape
-            out, _ = self.rnn(x)
-            return out.reshape(batch_size * seq_len, -1)
+    def forward(self, x):
+        {names} = x.shape
+        out, _ = self.rnn(x)
+        return out.reshape(batch_size * seq_len, -1)
 
 
-    model = M(8, 16)
-    for batch in get_loader():
-        y = model(batch)
-    """
-    assert [str(c.shape) for c in track(src).recurrent_calls] == []
+model = M(8, 16)
+for batch in get_loader():
+    y = model(batch)
+"""
+
+
+def test_an_unknown_input_takes_its_dims_from_the_shape_unpacking():
+    # Nothing shows what ``get_loader`` yields, but forward names the dims itself: the batch
+    # first, which the default LSTM reads as time.
+    src = UNPACKED.format(names="batch_size, seq_len, _")
+    assert [str(c.shape) for c in track(src).recurrent_calls] == [
+        "(batch_size[batch], seq_len[time], _)"]
+    assert layout(src) == [("RNN001", row(src, "out, _ = self.rnn(x)"))]
+
+
+def test_an_unknown_input_whose_unpacking_names_nothing_is_silent():
+    src = UNPACKED.format(names="a, b, _")
+    assert [str(c.shape) for c in track(src).recurrent_calls] == ["(a, b, _)"]
     assert layout(src) == []
 
 

@@ -18,10 +18,11 @@ from rnnshape.per_file import FileJob, FileResult, run_files, run_text
 def check_paths(paths: list[str], config: Config, jobs: int = 1, cache: Optional[Cache] = None,
                 force_exclude: bool = False, stdin_filename: Optional[str] = None,
                 edits: bool = True, seconds: float = DEFAULT_SECONDS,
-                megabytes: float = DEFAULT_MEGABYTES) -> Iterator[FileResult]:
+                megabytes: float = DEFAULT_MEGABYTES, shapes: bool = False
+                ) -> Iterator[FileResult]:
     """A result for every file under ``paths``, in discovery order.  ``-`` reads the source
     from standard input and reports it as ``stdin_filename``."""
-    job = FileJob(config, edits=edits, cache=cache, seconds=seconds)
+    job = FileJob(config, edits=edits, cache=cache, seconds=seconds, shapes=shapes)
     if paths == ["-"]:
         name = stdin_filename or "-"
         try:
@@ -41,13 +42,19 @@ def run_check(args) -> int:
     except (FileError, ConfigError) as exc:
         return usage_error(err, exc)
     fmt = config.output_format or "full"
+    if args.show_shapes and fmt not in ("full", "concise"):
+        return usage_error(err, FileError("<command line>", "--show-shapes prints text: use it "
+                                                            "with --output-format full or concise"))
     diagnostics: list[Diagnostic] = []
     errors: list[FileError] = []
     files = 0
     for result in check_paths(args.paths, config, args.jobs or default_jobs(),
                               open_cache(not args.no_cache), args.force_exclude,
                               args.stdin_filename, edits=fmt in MACHINE_FORMATS,
-                              seconds=args.file_timeout, megabytes=args.file_memory):
+                              seconds=args.file_timeout, megabytes=args.file_memory,
+                              shapes=args.show_shapes):
+        if result.shapes:
+            out.print(result.shapes + "\n")
         for warning in result.warnings:
             err.print(warning)
         for error in result.errors:

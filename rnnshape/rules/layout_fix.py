@@ -91,23 +91,37 @@ def _uses_of(fctx: FixContext, module: ModuleInfo, call_node=None) -> list[Layou
 
 
 def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
+    """Reorder the input (at the layout op that made it, else where it is passed).  Not in a
+    loop: the next pass may be fed what this pass made, in the new layout."""
     call, expected = data.call, data.expected
     roles = complete(list(data.roles))
-    crash = roles[2] != FEATURE  # the module never ran on this input, so nothing downstream relied on it
+    size = call.module.dim("input_size")
+    if FEATURE not in roles:
+        return None
+    feature = call.shape.dims[roles.index(FEATURE)]
+    # The module never ran on this input (its last dim is not input_size, or is a batch or a
+    # time while another dim is input_size), so nothing downstream relied on its output.
+    crash = call.shape.dims[2].same(size) is False or \
+        (roles[2] != FEATURE and feature.same(size) is True)
+    if not _feeds_input_size(feature, size, crash):
+        return None
     op = offending_op(call)
     if op is not None:
         perm = _op_perm(call, expected)
-        if perm is None:
+        if perm is None or fctx.fed_back(op.node, op.receiver):
             return None
         for other in fctx.facts.recurrent_calls:
-            if other.layout_op is not None and other.layout_op.node is op.node and \
-                    _op_perm(other, expected_roles(bool(other.module.flag("batch_first")))) != perm:
+            if other.layout_op is None or other.layout_op.node is not op.node:
+                continue
+            wanted = _op_perm(other, expected_roles(bool(other.module.flag("batch_first"))))
+            if wanted is not None and wanted != perm:
                 return None  # the same op feeds modules that want different orders
         changes = _rewrite_op(op, perm, fctx)
         where = f"`{fctx.text(op.node)}`"
     else:
         perm = _conflict_perm(call, expected)
-        if perm is None or not call.node.args:
+        if perm is None or not call.node.args or fctx.fed_back(call.node,
+                                                                call.node.args[0].value):
             return None
         arg = call.node.args[0].value
         changes = {arg: layout_call(arg, perm)}
@@ -116,15 +130,29 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
         return None
     uses = [] if crash else _uses_of(fctx, call.module, call.node)
     replacement = next(iter(changes.values()))
-    if replacement is cst.RemovalSentinel.REMOVE:
-        message = f"remove {where}: the input is already {describe_expected(call, expected)}"
-    else:
-        message = (f"replace {where} with `{fctx.text(replacement)}` to get "
-                   f"{describe_expected(call, expected)}")
+    if not crash and not call.callers_known:
+        return Plan(UNSAFE, _message_of(where, replacement, call, expected, fctx) +
+                    "; the output's layout changes for callers this check cannot see (`fix "
+                    "--batch-first` keeps it)", changes)
+    message = _message_of(where, replacement, call, expected, fctx)
     if uses:
         return Plan(UNSAFE, message + f"; the output's layout changes: check line(s) "
                                       f"{fctx.rows([u.node for u in uses])}", changes)
     return Plan(SAFE, message, changes)
+
+
+def _feeds_input_size(feature, size, crash: bool) -> bool:
+    """Whether the dim the fix puts last may be what the module takes: provably its
+    ``input_size``, or not provably something else when the module cannot run as it is."""
+    same = feature.same(size)
+    return same is True or (crash and same is not False)
+
+
+def _message_of(where: str, replacement, call: RecurrentCall, expected, fctx: FixContext) -> str:
+    if replacement is cst.RemovalSentinel.REMOVE:
+        return f"remove {where}: the input is already {describe_expected(call, expected)}"
+    return (f"replace {where} with `{fctx.text(replacement)}` to get "
+            f"{describe_expected(call, expected)}")
 
 
 def batch_first_plan(module: ModuleInfo, fctx: FixContext) -> Optional[Plan]:

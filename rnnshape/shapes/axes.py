@@ -61,6 +61,9 @@ def input_roles(call: RecurrentCall) -> Optional[list[Optional[str]]]:
     last_same = dims[2].same(input_size)
     if last_same is True:
         roles[2] = FEATURE
+        # the module's features are these (their size says so); another dim the code calls a
+        # feature is, to the module, just another axis
+        roles = [None if r == FEATURE and i != 2 else r for i, r in enumerate(roles)]
     elif last_same is False:
         # A dim whose origin already names it batch or time keeps that meaning even when its
         # size happens to equal input_size.

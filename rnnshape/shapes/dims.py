@@ -25,10 +25,15 @@ _ROLE_WORDS = {
            "horizon", "lookback", "frames", "maxlen", "max_len", "t"},
     FEATURE: {"vocab", "embed", "embedding", "emb", "hidden", "input", "feature", "features",
               "feat", "feats", "dim", "channels", "chan", "size", "units", "d", "nfeat",
-              "n_features",
+              "n_features", "filters", "nvars", "n_vars",
               "input_size", "hidden_size", "in", "classes", "vocabulary", "num_features", "ninp",
               "nhid", "ntoken", "ntokens"},
 }
+
+
+# Plural names of whole sequences: their length is a number of sequences, not of steps.
+_COLLECTIONS = {"sequences", "seqs", "sentences", "windows", "samples", "examples", "texts",
+                "documents", "docs", "utterances", "series"}
 
 
 def role_from_name(name: str) -> Optional[str]:
@@ -36,10 +41,14 @@ def role_from_name(name: str) -> Optional[str]:
     words = [w for w in re.split(r"[^a-z0-9]+", text) if w]
     if not words:
         return None
-    # ``len(x)`` names the length of x: its role is that of a sequence length unless x is batchy.
+    # ``len(x)`` names the length of x: its role is that of a sequence length unless x is batchy,
+    # or a collection of sequences (``len(sentences)`` counts sentences: a batch, once stacked).
     if text.startswith("len(") or text.startswith("len "):
-        inner = role_from_name(text[4:].rstrip(")"))
-        return inner if inner == BATCH else TIME
+        inner_name = text[4:].rstrip(")")
+        inner = role_from_name(inner_name)
+        if inner == BATCH or set(re.split(r"[^a-z0-9]+", inner_name)) & _COLLECTIONS:
+            return BATCH
+        return TIME
     words_set = set(words) | {"_".join(words)}
     # ``size`` alone is too vague; it only counts next to another feature word.
     if words_set & _ROLE_WORDS[BATCH]:
@@ -90,6 +99,11 @@ class Dim:
     @staticmethod
     def unknown(role: Optional[str] = None, origin: Optional[str] = None) -> "Dim":
         return Dim(None, role, origin)
+
+    @staticmethod
+    def opaque(name: str, role: Optional[str] = None, origin: Optional[str] = None) -> "Dim":
+        """A size symbol whose name carries no meaning (``x.size(0)``)."""
+        return Dim(((((name,), 1)),), role, origin if role else None)
 
     @staticmethod
     def index(name: str) -> "Dim":
@@ -225,10 +239,17 @@ class Dim:
 
 @dataclass(frozen=True)
 class Shape:
-    """A tuple of dims, or unknown rank.  Unknown rank may still know its last dim."""
+    """A tuple of dims, or unknown rank.  Unknown rank may still know its last dim.
+
+    A tensor that came from nowhere the tracker can see (a parameter nobody in the project
+    passes) has unknown rank but a ``name``: its dim ``i`` is the symbol ``name.size(i)``, the
+    same every time the code reads it, so ``zeros(layers, x.size(0), hidden)`` and ``x`` share
+    a dim.  ``front`` holds what is known of its first dims (roles from the code's evidence)."""
 
     dims: Optional[tuple[Dim, ...]]
     last: Optional[Dim] = None  # only meaningful when dims is None
+    name: Optional[str] = None  # only meaningful when dims is None
+    front: tuple = ()  # ditto: the dims at positions 0, 1, ... as far as known
 
     @staticmethod
     def of(*dims: Dim) -> "Shape":
@@ -237,6 +258,10 @@ class Shape:
     @staticmethod
     def unknown(last: Optional[Dim] = None) -> "Shape":
         return Shape(None, last)
+
+    @staticmethod
+    def symbolic(name: str, front=(), last: Optional[Dim] = None) -> "Shape":
+        return Shape(None, last, name, tuple(front))
 
     @property
     def rank(self) -> Optional[int]:
@@ -248,8 +273,40 @@ class Shape:
             return self.dims[-1] if self.dims else None
         return self.last
 
+    def at(self, index: int) -> Optional[Dim]:
+        """Dim ``index`` (negative from the back); None when nothing names it."""
+        if self.dims is not None:
+            pos = normalize_axis(index, len(self.dims))
+            return self.dims[pos] if pos is not None else None
+        if index == -1 and self.last is not None:
+            return self.last
+        if 0 <= index < len(self.front):
+            return self.front[index]
+        if self.name is not None:
+            return Dim.opaque(f"{self.name}.size({index})")
+        return None
+
+    def with_rank(self, rank: int) -> Optional["Shape"]:
+        """This shape once its rank is known (None when the rank contradicts what is known)."""
+        if self.dims is not None:
+            return self if len(self.dims) == rank else None
+        if self.name is None or rank < max(len(self.front), 1):
+            return None
+        dims = [self.at(i) for i in range(rank)]
+        if self.last is not None:
+            if rank == len(self.front) and self.front:
+                return None  # the last dim would be one the front already names
+            dims[-1] = self.last
+        return Shape(tuple(dims))
+
     def __str__(self) -> str:
         if self.dims is None:
+            if self.front:
+                inner = ", ".join(d.describe() for d in self.front)
+                return f"({inner}, ...)"
+            if self.name is not None:
+                return f"{self.name}: (...)" if self.last is None else \
+                    f"{self.name}: (..., {self.last.describe()})"
             return f"(..., {self.last.describe()})" if self.last is not None else "(?)"
         inner = ", ".join(d.describe() for d in self.dims)
         return f"({inner},)" if len(self.dims) == 1 else f"({inner})"

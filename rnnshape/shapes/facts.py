@@ -29,6 +29,8 @@ class ModuleInfo:
     # A container's modules in order (None: the code does not show them), and by name.
     children: Optional[tuple] = None
     names: Optional[tuple] = None
+    # A ModuleList built by a comprehension: how many is unknown, but each child is this one.
+    each: Any = None
 
     def dim(self, key: str) -> Dim:
         value = self.cfg.get(key)
@@ -96,6 +98,9 @@ class RecurrentCall:
     layout_op: Optional[LayoutOp]
     hx: Any = None  # the initial state passed in (TensorV, or TupleV of two for an LSTM)
     batch: Optional[Dim] = None  # for packed input, where the shape does not say
+    # False in code nobody in the project calls: its output goes to callers nobody can see,
+    # so a fix that changes the output's layout is never safe there.
+    callers_known: bool = True
 
 
 @dataclass

@@ -73,6 +73,22 @@ class TensorV:
         return replace(self, shape=shape, trace=trace, **changes)
 
 
+@dataclass(frozen=True)
+class SizesV:
+    """``x.shape`` of a tensor of unknown rank with a name (``Shape.symbolic``): indexing it
+    or unpacking it into ``n`` names reads dims that stay the same symbol on every read."""
+
+    shape: Shape
+
+    def item(self, index: int) -> "Optional[IntV]":
+        dim = self.shape.at(index)
+        return IntV(dim) if dim is not None else None
+
+    def unpacked(self, count: int) -> list:
+        shape = self.shape.with_rank(count)
+        return [IntV(d) for d in shape.dims] if shape is not None else [None] * count
+
+
 @dataclass
 class ModV:
     info: ModuleInfo

@@ -15,7 +15,8 @@ from typing import Any, Union
 
 import libcst as cst
 
-from rnnshape.shapes.facts import Facts
+from rnnshape.shapes.evidence import class_input
+from rnnshape.shapes.facts import Facts, Step
 from rnnshape.shapes.interp.calls import Calls
 from rnnshape.shapes.interp.expressions import Expressions
 from rnnshape.shapes.interp.functions import UserCode
@@ -24,8 +25,11 @@ from rnnshape.shapes.interp.modules import Modules
 from rnnshape.shapes.interp.scope import MAX_STEPS, BranchAttrs, Budget, Frame, Scope
 from rnnshape.shapes.interp.statements import Statements
 from rnnshape.shapes.recorder import Recorder
-from rnnshape.shapes.values import ClassV, FuncV
+from rnnshape.shapes.values import ClassV, FuncV, TensorV
 from rnnshape.syntax import Unit
+
+
+INSTANCES_RUN = 3
 
 
 class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
@@ -45,7 +49,10 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
         self.classes: list[ClassV] = []
         self.funcs: list[FuncV] = []
         self.instantiated: set[int] = set()
+        self.instances: dict[int, list] = {}  # id(module class) -> the instances built
+        self.forwarded: set[int] = set()  # module instances whose forward has run
         self.summaries: dict[tuple, Any] = {}
+        self.evidence: dict[int, dict] = {}  # function node id -> its parameters' evidence
         self.active: list[int] = []  # functions on the abstract call stack
         self.attr_branches: list[BranchAttrs] = []  # one per exec_branches in progress
         self.standalone = False  # True while analysing code nothing in the file calls
@@ -69,6 +76,7 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
         for cls in list(self.classes):
             if id(cls) not in self.instantiated and cls.is_module:
                 self.instantiate(cls, [], {}, frame, label="self")
+        self.run_unforwarded(frame)
         for func in list(self.funcs):
             if id(func.node) not in self.visited_funcs:
                 # pytest calls ``test*`` functions itself, with autograd on: for grad mode
@@ -78,6 +86,35 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
                 self.grad_mode_known = name.startswith("test")
                 self.call_function(func, [], {}, frame, bound=None, unknown_args=True)
         self.grad_mode_known = False
+
+    def run_unforwarded(self, frame: Frame) -> None:
+        """Modules built (inside another module's ``__init__``, say) but never called: their
+        forward runs on the instances built, which know what they were built with, with the
+        inputs unknown.  A few instances per class: more say nothing new."""
+        for _ in range(3):  # running one may build others
+            pending = [(cls, inst) for cls in self.classes if cls.is_module
+                       for inst in self.instances.get(id(cls), [])[:INSTANCES_RUN]
+                       if id(inst) not in self.forwarded]
+            if not pending:
+                return
+            for cls, inst in pending:
+                self.forwarded.add(id(inst))
+                if cls.methods.get("forward") is not None:
+                    self.call_function(cls.methods["forward"], [], {}, frame, bound=inst,
+                                       unknown_args=True)
+                elif inst.attrs.get("__children__") is not None:
+                    self.run_container(cls, inst, frame)
+
+    def run_container(self, cls, inst, frame: Frame) -> None:
+        """A container subclass (``class Model(nn.Sequential)``) runs its children in order on
+        the input its docstring describes."""
+        described = class_input(cls.node) if cls.node is not None else None
+        if described is None:
+            return
+        name, evidence = described
+        shape, notes = evidence.symbolic(name)
+        x = TensorV(shape, tuple(Step(node, None, note) for node, note in notes), grad=None)
+        self.run_children(inst.attrs["__children__"], [x], {}, cls.node, frame)
 
     def tick(self):
         self.steps += 1

@@ -227,6 +227,10 @@ class Calls:
             self.recorder.seed(SeedCall(qual, node, None, seed, frame.function_name))
             return None
         kind = api.nn_class(qual)
+        if kind in ("Parameter", "Buffer"):
+            # a tensor the module owns: its shape is the data's, and it learns
+            data = args[0] if args else kwargs.get("data")
+            return replace(data, grad=True) if isinstance(data, TensorV) else None
         if kind is not None:
             self.note_torch_random()  # initial weights, dropout masks
             return self.construct(kind, args, kwargs, node)

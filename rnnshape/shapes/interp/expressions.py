@@ -14,7 +14,7 @@ from rnnshape.shapes.ops import Item, binary, index_tensor, loader_batch, tensor
 from rnnshape.shapes.ops.base import int_of
 from rnnshape.shapes.ops.builtins import NAMES as BUILTIN_NAMES
 from rnnshape.shapes.ops.reduce import broadcast
-from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, InstV, IntV, ListV, Lit,
+from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, InstV, IntV, ListV, Lit, SizesV,
                                     LoaderV, MappingV, ModuleV, ModV, NamespaceV, Ref, StateTupleV,
                                     TensorV, TupleV, same_value)
 
@@ -23,8 +23,11 @@ NUMBERS = {name: Lit(3.141592653589793) for name in ("math.pi", "numpy.pi", "tor
 NUMBERS.update({name: Lit(2.718281828459045) for name in ("math.e", "numpy.e", "torch.e")})
 NUMBERS.update({name: Lit(float("inf")) for name in ("math.inf", "numpy.inf", "torch.inf")})
 
-# Names everyone uses for torch, taken to mean torch when a star import may have bound them.
-CONVENTIONAL = {"nn": "torch.nn", "torch": "torch", "F": "torch.nn.functional"}
+# Names everyone uses for torch (and a few that star imports of libraries built on it, such as
+# ``from fastai.basics import *``, bring along), taken to mean those when a star import may
+# have bound them.
+CONVENTIONAL = {"nn": "torch.nn", "torch": "torch", "F": "torch.nn.functional",
+                "OrderedDict": "collections.OrderedDict", "np": "numpy"}
 
 
 def compare(operator, left, right):
@@ -187,7 +190,7 @@ class Expressions:
             return self._eval(node.body if known else node.orelse, frame)
         a = self._eval(node.body, frame)
         b = self._eval(node.orelse, frame)
-        return a if same_value(a, b) else None
+        return join_all([a, b])
 
     def _boolean(self, node: cst.BooleanOperation, frame: Frame):
         left = truth(self._eval(node.left, frame))
@@ -283,6 +286,9 @@ class Expressions:
             return None
         if isinstance(base, ListV):
             return base.elem
+        if isinstance(base, SizesV):
+            i = int_of(index)
+            return base.item(i) if i is not None else None
         if isinstance(base, DatasetV):
             return TupleV(base.items)
         return None
@@ -380,6 +386,8 @@ class Expressions:
             return TupleV(iterable.items)  # a TensorDataset sample is a tuple, even of one
         if isinstance(iterable, ModV) and iterable.info.children:
             return join_all(list(iterable.info.children))
+        if isinstance(iterable, ModV) and iterable.info.each is not None:
+            return iterable.info.each
         return None
 
     # -------------------------------------------------------------- attributes

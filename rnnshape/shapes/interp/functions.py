@@ -2,12 +2,16 @@
 argument values of each call site (summarised once per signature)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 
 from rnnshape.shapes.dims import Dim
+from rnnshape.shapes.evidence import parameter_evidence
+from rnnshape.shapes.facts import Step
 from rnnshape.shapes.interp.scope import (MAX_DEPTH, STAR, Frame, Scope, decorators, join_returns,
                                           named, signature)
-from rnnshape.shapes.values import ClassV, FuncV, InstV, IntV, Lit
+from rnnshape.shapes.values import ClassV, FuncV, InstV, IntV, Lit, TensorV, TupleV
 
 
 class UserCode:
@@ -18,6 +22,8 @@ class UserCode:
         if cls.is_module:
             self.recorder.torch_random(in_program=False)
         inst = InstV(cls, label=label, ctor=node, ctor_args=tuple(args), ctor_kwargs=dict(kwargs))
+        if cls.is_module:
+            self.instances.setdefault(id(cls), []).append(inst)
         for record in self.attr_branches:
             record.created.add(id(inst))
         init = cls.methods.get("__init__")
@@ -51,6 +57,15 @@ class UserCode:
 
     def call_function(self, func: FuncV, args, kwargs, frame: Frame, bound=None,
                       unknown_args: bool = False):
+        # Binding evaluates defaults in the function's own module: the caller's scope comes back
+        # afterwards, so the caller can go on reading its names.
+        saved_scope = self._current_scope
+        try:
+            return self._run_function(func, args, kwargs, frame, bound, unknown_args)
+        finally:
+            self._current_scope = saved_scope
+
+    def _run_function(self, func: FuncV, args, kwargs, frame: Frame, bound, unknown_args: bool):
         node = func.node
         bound = _binding(node, bound)
         if frame.depth >= MAX_DEPTH or self.active.count(id(node)) >= 1:
@@ -59,6 +74,8 @@ class UserCode:
             self.recorder.backward()
             return None
         self.visited_funcs.add(id(node))
+        if isinstance(bound, InstV) and node.name.value == "forward":
+            self.forwarded.add(id(bound))
         scope = self.bind_parameters(func, bound, args, kwargs, unknown_args)
         no_grad = frame.no_grad or any(self.is_no_grad(d.decorator, self.eval_quiet(
             d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator))
@@ -75,13 +92,19 @@ class UserCode:
         backward_before = self.recorder.backward_calls
         inner = Frame(scope, no_grad, frame.depth + 1, func=func)
         self.active.append(id(node))
-        saved_scope = self._current_scope
         try:
             self.exec_block(node.body.body, inner)
         finally:
             self.active.pop()
-            self._current_scope = saved_scope
         result = join_returns(inner.returns)
+        if isinstance(result, TensorV) and result.layout_op is not None and \
+                func.env.unit is not frame.unit and not any(
+                    isinstance(a, TensorV) and a.layout_op is result.layout_op
+                    for a in list(args) + list(kwargs.values())):
+            # The layout op was made in another file's code (``Transpose(1, 2)``'s forward in a
+            # library of layers): what the caller does with it is the caller's mistake, to be
+            # reported where the caller is, not on the helper's line.
+            result = replace(result, layout_op=None)
         if key is not None:
             self.summaries[key] = (result, self.recorder.backward_calls != backward_before)
         return result
@@ -110,6 +133,8 @@ class UserCode:
                 scope.vars[name] = None
             elif unknown_args:
                 scope.vars[name] = self.default_of(param, func.env)
+                if param.default is None:
+                    scope.vars[name] = self.symbolic_parameter(func, name)
             elif param.default is not None:
                 scope.vars[name] = self.eval(param.default, Frame(func.env))
             else:
@@ -118,6 +143,8 @@ class UserCode:
             name = param.name.value
             if name in kwargs:
                 scope.vars[name] = named(kwargs[name], name)
+            elif unknown_args and param.default is None:
+                scope.vars[name] = self.symbolic_parameter(func, name)
             elif param.default is not None and not unknown_args and "**" not in kwargs:
                 scope.vars[name] = self.eval(param.default, Frame(func.env))
             else:
@@ -125,7 +152,30 @@ class UserCode:
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 scope.vars[star.name.value] = None
+        if isinstance(params.star_arg, cst.Param) and star_at is None and not unknown_args:
+            # ``def __init__(self, *dims)`` called as ``Transpose(1, 2)``: the rest, in order
+            scope.vars[params.star_arg.name.value] = TupleV(tuple(values[len(positional):]))
+        if not unknown_args and not spread:
+            # A caller passed something the tracker cannot see into: where the function reads
+            # it as a tensor, it is one, described by the function's own text.
+            for param in positional + list(params.kwonly_params):
+                name = param.name.value
+                if scope.vars.get(name) is None and (
+                        name in kwargs or positional.index(param) < len(values)
+                        if param in positional else name in kwargs):
+                    scope.vars[name] = self.symbolic_parameter(func, name)
         return scope
+
+    def symbolic_parameter(self, func: FuncV, name: str):
+        """A parameter nobody passes: a tensor of the shape its function's text describes
+        (``evidence.py``) when the function reads it as one, else unknown."""
+        found = self.evidence.get(id(func.node))
+        if found is None:
+            found = self.evidence[id(func.node)] = parameter_evidence(func.node)
+        if name not in found:
+            return None
+        shape, notes = found[name].symbolic(name)
+        return TensorV(shape, tuple(Step(node, None, note) for node, note in notes), grad=None)
 
     def default_of(self, param: cst.Param, env: Scope):
         """A parameter nobody passed: its default if it is a size, else unknown."""

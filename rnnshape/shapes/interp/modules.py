@@ -85,7 +85,7 @@ class Modules:
             else:
                 kwargs = dict(kwargs, input=x)
         if info.kind in CONTAINERS:
-            return self.run_children(info.children, args, kwargs, node, frame)
+            return self.run_children(info.children, args, kwargs, node, frame, info.each)
         shape = MODULES.get(info.kind)
         if shape is None:
             return None
@@ -98,14 +98,29 @@ class Modules:
         info = ModuleInfo(kind, {}, node)
         info.children = children_of(kind, args)
         info.names = child_names(kind, args)
+        listed = args[0] if args else None
+        if kind == "Sequential" and args == [STAR] and node.args and node.args[0].star == "*":
+            listed = self.eval_quiet(node.args[0].value)  # ``Sequential(*layers)``
+        if kind in ("ModuleList", "Sequential") and isinstance(listed, ListV) and \
+                isinstance(listed.elem, (ModV, InstV)):
+            info.each = listed.elem
         self.recorder.module(info)
         return ModV(info)
 
-    def run_children(self, children, args, kwargs, node, frame: Frame):
-        """A Sequential's forward: each child on the previous one's result."""
-        if children is None or not (args or kwargs):
+    def run_children(self, children, args, kwargs, node, frame: Frame, each=None):
+        """A Sequential's forward: each child on the previous one's result.  Children built in a
+        loop (``each``, how many unknown) run once: what the first sees is what it is given, and
+        a block that keeps its input's shape keeps it however often it is repeated."""
+        if not (args or kwargs):
             return None
         value = args[0] if args else kwargs.get("input")
+        if children is None and each is not None:
+            out = self.call_value(each, [value], {}, node, frame)
+            same = isinstance(out, TensorV) and isinstance(value, TensorV) and \
+                out.shape.dims is not None and out.shape == value.shape
+            return out if same else None
+        if children is None:
+            return None
         for child in children:
             if child is None:
                 return None
@@ -131,7 +146,7 @@ class Modules:
         """``layers[0]``, ``layers[-1]``, ``heads["pos"]``."""
         children = info.children
         if children is None:
-            return None
+            return info.each if isinstance(index, IntV) else None
         if isinstance(index, Lit) and isinstance(index.value, str):
             return dict(info.names or ()).get(index.value)
         position = index.dim.value if isinstance(index, IntV) else None

@@ -6,8 +6,9 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.shapes.dims import role_from_name
-from rnnshape.shapes.values import FuncV, IntV, Lit, Ref, TensorV, TupleV, same_value
+from rnnshape.shapes.dims import Dim, Shape, role_from_name
+from rnnshape.torch_api import RECURRENT, SHAPE_PRESERVING_MODULES
+from rnnshape.shapes.values import FuncV, IntV, Lit, ModV, Ref, TensorV, TupleV, same_value
 
 MAX_DEPTH = 6
 MAX_STEPS = 60_000  # statements interpreted per file, so one file cannot stall a run
@@ -96,8 +97,21 @@ class BranchAttrs:
             if all(v is MISSING for v in vals):
                 continue
             first = vals[0]
-            inst.attrs[name] = first if all(
-                v is not MISSING and same_value(first, v) for v in vals) else None
+            if all(v is not MISSING and same_value(first, v) for v in vals):
+                inst.attrs[name] = first
+            else:
+                inst.attrs[name] = _one_module(vals)
+
+
+def _one_module(values: list):
+    """The recurrent module one branch builds where the others build something unknown
+    (``getattr(nn, rnn_type)(...)`` beside ``nn.RNN(...)``): calling the attribute runs that
+    module on that branch's path, so what is found there holds on that path."""
+    modules = [v for v in values if isinstance(v, ModV)]
+    rest = [v for v in values if not isinstance(v, ModV)]
+    if len(modules) == 1 and modules[0].info.kind in RECURRENT and all(v is None for v in rest):
+        return modules[0]
+    return _shape_keeping(values)
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
@@ -213,7 +227,39 @@ def join_all(values):
     if not values:
         return None
     first = values[0]
-    return first if all(same_value(first, v) for v in values[1:]) else None
+    if all(same_value(first, v) for v in values[1:]):
+        return first
+    return _tensor_join(values) or _shape_keeping(values)
+
+
+def _tensor_join(values):
+    """Tensors of one rank from different paths: what every path agrees on (a dim that differs
+    is unknown, keeping a meaning all paths give it)."""
+    if not all(isinstance(v, TensorV) and v.shape.dims is not None for v in values):
+        return None
+    rank = len(values[0].shape.dims)
+    if any(len(v.shape.dims) != rank for v in values):
+        return None
+    dims = []
+    for column in zip(*(v.shape.dims for v in values)):
+        roles = {d.role for d in column}
+        role = roles.pop() if len(roles) == 1 else None
+        same = all(d.same(column[0]) is True for d in column[1:])
+        dims.append(column[0].with_role(role, column[0].origin) if same else Dim.unknown(role))
+    first = values[0]
+    grads = {v.grad for v in values}
+    return replace(first, shape=Shape(tuple(dims)), layout_op=None, layout_of=None,
+                   rnn_src=first.rnn_src if all(v.rnn_src is first.rnn_src for v in values)
+                   else None, grad=grads.pop() if len(grads) == 1 else None,
+                   pick=None, state_of=None)
+
+
+def _shape_keeping(values):
+    """``nn.Dropout(p) if p else nn.Identity()``: modules that all keep their input's shape act
+    the same on shapes, whichever is built."""
+    if all(isinstance(v, ModV) and v.info.kind in SHAPE_PRESERVING_MODULES for v in values):
+        return values[0]
+    return None
 
 
 def join_returns(values):

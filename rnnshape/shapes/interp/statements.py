@@ -9,11 +9,12 @@ import libcst as cst
 from rnnshape import torch_api as api
 from rnnshape.shapes.dims import Dim, role_from_name
 from rnnshape.shapes.facts import EvalRegion, ModuleInfo
+from rnnshape.shapes.evidence import comment_shape, described
 from rnnshape.shapes.interp.scope import (BranchAttrs, Frame, Scope, decorators, dotted, is_name,
-                                          pattern_names, truth)
+                                          join_all, pattern_names, truth)
 from rnnshape.shapes.ops import binary
-from rnnshape.shapes.values import (ClassV, FuncV, InstV, IntV, ListV, Lit, ModV, Ref, TensorV,
-                                    TupleV, same_value)
+from rnnshape.shapes.values import (ClassV, FuncV, InstV, IntV, ListV, Lit, ModV, Ref, SizesV, TensorV,
+                                    TupleV)
 
 TRAIN = "train"
 UNROLL_LIMIT = 8  # items of a sequence of modules a loop is run over one by one
@@ -78,6 +79,8 @@ class Statements:
         handler = self._STATEMENTS.get(type(stmt))
         if handler is not None:
             handler(self, stmt, frame)
+        elif isinstance(stmt, cst.BaseSmallStatement):
+            self.exec_small(stmt, frame)  # the body of a one-line ``if x: y = 1`` or ``def``
         elif hasattr(stmt, "body") and hasattr(stmt.body, "body"):
             # anything newer with a body: run the body, learn nothing from the head
             self.exec_block(stmt.body.body, frame)
@@ -85,6 +88,22 @@ class Statements:
     def _simple_line(self, stmt, frame: Frame):
         for small in stmt.body:
             self.exec_small(small, frame)
+        comment = stmt.trailing_whitespace.comment
+        if comment is not None and len(stmt.body) == 1 and \
+                isinstance(stmt.body[0], (cst.Assign, cst.AnnAssign)):
+            self.note_shape_comment(stmt.body[0], comment, frame)
+
+    def note_shape_comment(self, small, comment: cst.Comment, frame: Frame) -> None:
+        """``x = x.permute(0, 2, 1)  # (B, C, T)``: the comment names the new value's dims."""
+        target = small.targets[0].target if isinstance(small, cst.Assign) else small.target
+        if isinstance(target, (cst.Tuple, cst.List)) and target.elements:
+            target = target.elements[0].value
+        if not isinstance(target, cst.Name):
+            return
+        value = frame.scope.vars.get(target.value)
+        names = comment_shape(comment.value, target.value) if isinstance(value, TensorV) else None
+        if names:
+            frame.scope.vars[target.value] = described(value, names, comment)
 
     def _function_def(self, stmt, frame: Frame):
         func = FuncV(stmt, frame.scope)
@@ -191,9 +210,7 @@ class Statements:
         frame.done = not live
         merged = dict(base)
         for name in set().union(*[r.keys() for r in live]):
-            vals = [r.get(name, base.get(name)) for r in live]
-            first = vals[0]
-            merged[name] = first if all(same_value(first, v) for v in vals[1:]) else None
+            merged[name] = join_all([r.get(name, base.get(name)) for r in live])
         frame.scope.vars = merged
 
     def _with(self, stmt: cst.With, frame: Frame):
@@ -240,6 +257,11 @@ class Statements:
         is_module = any(
             (isinstance(b, Ref) and (api.is_nn_module_base(b.qualname) or api.nn_class(b.qualname)))
             or (isinstance(b, ClassV) and b.is_module) for b in bases)
+        if not is_module and None in bases and any(
+                isinstance(s, cst.FunctionDef) and s.name.value == "forward" for s in node.body.body):
+            # a base from a library this run cannot read (fastai's ``Module``) and a forward of
+            # its own: a module by the look of it
+            is_module = True
         cls = ClassV(node, frame.scope, is_module)
         for base in bases:
             if isinstance(base, ClassV):
@@ -349,6 +371,8 @@ class Statements:
             return list(value.items)
         if isinstance(value, ListV):
             return [value.elem] * count
+        if isinstance(value, SizesV):
+            return value.unpacked(count)
         return [None] * count
 
     def note_state_unpack(self, target, module: ModuleInfo):

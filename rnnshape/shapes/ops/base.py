@@ -15,6 +15,7 @@ class Env(Protocol):
     """The interpreter, as far as a shape function may see it."""
 
     recorder: Recorder
+    standalone: bool  # running code nobody calls, with unknown arguments
 
     def code(self, node: cst.CSTNode) -> str: ...
 

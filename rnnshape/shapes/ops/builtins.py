@@ -63,4 +63,4 @@ FUNCTIONS = {"next": first_item, "iter": itself, "len": length, "range": range_,
 # Names of builtins the interpreter resolves even though nothing in the file binds them.
 NAMES = {"len", "range", "enumerate", "zip", "list", "tuple", "int", "ord", "max", "min", "sum",
          "iter", "next", "dict", "vars",
-         "abs", "round", "float", "str", "print", "isinstance", "sorted", "reversed"}
+         "abs", "round", "float", "str", "print", "isinstance", "sorted", "reversed", "super"}

@@ -71,14 +71,22 @@ def _cat_or_stack(call: OpCall, seq):
     pos = normalize_axis(axis, rank)
     if pos is None:
         return None
+    # ``cat((cls_token.expand(b, -1, -1), x), 1)``: the data is the piece whose dims say the
+    # most; its trace and meanings carry on, and a few tokens more keep the time a time.
+    main = max(items, key=lambda i: sum(1 for d in i.shape.dims if d.role))
+    dims = list(main.shape.dims)
     if isinstance(seq, ListV):
         total = dims[pos] * count
     else:
         total = Dim.const(0)
         for item in items:
             total = total + item.shape.dims[pos]
-    dims[pos] = total.with_role(dims[pos].role, dims[pos].origin)
-    return items[0].step(call.node, Shape(tuple(dims)), grad=grad, layout_op=None, rnn_src=src)
+    roles = {i.shape.dims[pos].role for i in items} - {None}
+    extra_is_count = all(i is main or i.shape.dims[pos].value is not None for i in items)
+    role = dims[pos].role if len(roles) == 1 and (extra_is_count or dims[pos].role in roles) \
+        and all(i.shape.dims[pos].role in (None, dims[pos].role) for i in items) else None
+    dims[pos] = total.with_role(role, dims[pos].origin)
+    return main.step(call.node, Shape(tuple(dims)), grad=grad, layout_op=None, rnn_src=src)
 
 
 def matmul(a, b, node):
@@ -134,7 +142,22 @@ def binary(left, right, operator, node=None):
         return left
     if isinstance(right, TensorV) and isinstance(left, (IntV, Lit)):
         return right
+    if isinstance(operator, _ELEMENTWISE) and (left is None) != (right is None):
+        known = left if right is None else right
+        if isinstance(known, TensorV) and known.shape.dims is not None:
+            return _with_unknown(known)
     return _sequences(left, right, operator)
+
+
+# ``x + pos_embedding`` where the embedding is unknown: elementwise, so x's dims stay, those of
+# size 1 excepted (the other side may stretch them).  Model code adds positions, masks and
+# residuals to a tensor; it does not grow one's rank that way.
+_ELEMENTWISE = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)
+
+
+def _with_unknown(known: TensorV) -> TensorV:
+    dims = tuple(Dim.unknown(d.role) if d.value == 1 else d for d in known.shape.dims)
+    return replace(known, shape=Shape(dims), grad=None if known.grad is False else known.grad)
 
 
 def _tensors(left: TensorV, right: TensorV) -> TensorV:

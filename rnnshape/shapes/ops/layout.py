@@ -7,10 +7,13 @@ from typing import Any, Optional
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, normalize_axis
 from rnnshape.shapes.facts import LayoutOp
 from rnnshape.shapes.ops.base import product
-from rnnshape.shapes.values import IntV, ListV, TensorV, TupleV
+from rnnshape.shapes.values import IntV, ListV, SizesV, TensorV, TupleV
 
 
 def permute(x: TensorV, perm, node, receiver) -> Optional[TensorV]:
+    x = ranked(x, len(perm))
+    if x is None:
+        return None
     dims = x.shape.dims
     if dims is None or len(perm) != len(dims):
         return None
@@ -22,8 +25,20 @@ def permute(x: TensorV, perm, node, receiver) -> Optional[TensorV]:
     return x.step(node, after, layout_op=op, contiguous=tuple(norm) == tuple(range(len(dims))))
 
 
+def ranked(x: TensorV, rank: int) -> Optional[TensorV]:
+    """``x`` once the code shows its rank (a permute names every axis); None when that
+    contradicts what is known."""
+    if x.shape.dims is not None or x.shape.name is None:
+        return x
+    shape = x.shape.with_rank(rank)
+    return replace(x, shape=shape) if shape is not None else None
+
+
 def transpose(x: TensorV, a, b, node, receiver) -> Optional[TensorV]:
     dims = x.shape.dims
+    if dims is None and x.shape.name is not None and a is not None and b is not None \
+            and a >= 0 and b >= 0:
+        return _swap_front(x, a, b, node)
     if dims is None or a is None or b is None:
         return None
     a, b = normalize_axis(a, len(dims)), normalize_axis(b, len(dims))
@@ -32,6 +47,15 @@ def transpose(x: TensorV, a, b, node, receiver) -> Optional[TensorV]:
     perm = list(range(len(dims)))
     perm[a], perm[b] = perm[b], perm[a]
     return permute(x, perm, node, receiver)
+
+
+def _swap_front(x: TensorV, a: int, b: int, node) -> TensorV:
+    """``transpose(0, 1)`` of a tensor of unknown rank: the first dims change places and the
+    rest keep their symbols; the last dim may have been one of the two, so it is forgotten."""
+    front = [x.shape.at(i) for i in range(max(a, b, len(x.shape.front) - 1) + 1)]
+    front[a], front[b] = front[b], front[a]
+    shape = Shape.symbolic(x.shape.name, front)
+    return x.step(node, shape, layout_op=None, contiguous=False)
 
 
 def reverse_axes(x: TensorV, node, receiver) -> Optional[TensorV]:
@@ -339,7 +363,7 @@ def view_breaks(x: TensorV, result: TensorV) -> bool:
 
 def shape_tuple(x: TensorV):
     if x.shape.dims is None:
-        return None
+        return SizesV(x.shape) if x.shape.name is not None else None
     return TupleV(tuple(IntV(d) for d in x.shape.dims))
 
 

@@ -106,6 +106,8 @@ def size(call: OpCall):
         return layout.shape_tuple(x)
     axis = int_of(args[0] if args else kwargs["dim"])
     dims = x.shape.dims
+    if axis is not None and dims is None and x.shape.name is not None:
+        return IntV(x.shape.at(axis))
     if axis is None or dims is None:
         return IntV(Dim.unknown(), fresh=False)
     pos = normalize_axis(axis, len(dims))

@@ -1,14 +1,16 @@
 """Calls of ``nn`` module instances: recurrent modules, layers, losses."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 from rnnshape import torch_api as api
 from rnnshape.shapes.axes import axes, expected_roles
-from rnnshape.shapes.dims import FEATURE, Dim, Shape
+from rnnshape.shapes.dims import BATCH, FEATURE, Dim, Shape
 from rnnshape.shapes.facts import LayerCall, LossCall, ModuleInfo, RecurrentCall, Step
 from rnnshape.shapes.ops import conv
 from rnnshape.shapes.ops.base import OpCall
+from rnnshape.shapes.ops.layout import ranked
 from rnnshape.shapes.values import PackedV, StateTupleV, TensorV, TupleV
 
 
@@ -19,15 +21,47 @@ def recurrent(info: ModuleInfo, call: OpCall):
     if isinstance(x, PackedV):
         return _packed(info, x, hx, call)
     if isinstance(x, TensorV):
+        x = _with_state_evidence(x, hx, call)
         step = Step(call.node, None, f"{info.signature()} expects {_expected(info)}")
         call.recorder.recurrent(RecurrentCall(call.node, info, x.shape, x.trace + (step,),
-                                              x.layout_op, hx))
+                                              x.layout_op, hx,
+                                              callers_known=not call.env.standalone))
         if x.shape.dims is not None and len(x.shape.dims) in (2, 3):
             return _outputs(info, x, call)
         out = TensorV(Shape.unknown(info.out_size), x.trace, rnn_src=info, grad=True)
     else:
         out = TensorV(Shape.unknown(info.out_size), rnn_src=info, grad=True)
     return TupleV((out, _state(info, None)))
+
+
+def _with_state_evidence(x: TensorV, hx, call: OpCall) -> TensorV:
+    """What the call itself says of its input: an initial state of rank 3 makes it a batched
+    (3-d) input, as does a dim the code names the batch; and the state's batch (its dim 1),
+    built from one of the input's own dims (``zeros(layers, x.size(0), hidden)``), names
+    that dim the batch."""
+    state = hx.items[0] if isinstance(hx, TupleV) and hx.items else hx
+    state_dims = state.shape.dims if isinstance(state, TensorV) else None
+    if x.shape.dims is None:
+        rank = len(state_dims) if state_dims is not None else None
+        if rank is None and any(d.role == BATCH for d in x.shape.front[:2]):
+            rank = 3  # only a batched input has a batch dim
+        if rank in (2, 3):
+            x = ranked(x, rank) or x
+    dims = x.shape.dims
+    if dims is None or len(dims) != 3 or state_dims is None or len(state_dims) != 3:
+        return x
+    batch = state_dims[1]
+    if not batch.known or batch.value is not None:
+        return x  # a number may equal any dim by chance; a symbol is the code's own
+    matches = [j for j in (0, 1) if dims[j].same(batch) is True]
+    if len(matches) != 1 or dims[matches[0]].role is not None:
+        return x
+    j = matches[0]
+    named = list(dims)
+    named[j] = dims[j].with_role(BATCH, "the initial state's batch")
+    note = f"the initial state's batch (its dim 1) is `{batch}`, dim {j} of the input"
+    where = state.trace[-1].node if state.trace else call.node
+    return replace(x, shape=Shape(tuple(named)), trace=x.trace + (Step(where, None, note),))
 
 
 def _outputs(info: ModuleInfo, x: TensorV, call: OpCall) -> TupleV:
@@ -132,6 +166,21 @@ def same_shape(info: ModuleInfo, call: OpCall):
     return x.step(call.node, x.shape) if isinstance(x, TensorV) else None
 
 
+def attention(info: ModuleInfo, call: OpCall):
+    """``attn(query, key, value)``: the output has the query's shape with ``embed_dim`` last;
+    the weights are left unknown."""
+    query = call.first if call.args else call.kwargs.get("query")
+    if not isinstance(query, TensorV):
+        return TupleV((None, None))
+    size = info.dim("embed_dim")
+    if query.shape.dims is not None and query.shape.dims:
+        shape = Shape(query.shape.dims[:-1] + (size.with_role(FEATURE),))
+    else:
+        shape = Shape.unknown(size)
+    out = query.step(call.node, shape, layout_op=None, grad=True, rnn_src=None)
+    return TupleV((out, None))
+
+
 def loss(info: ModuleInfo, call: OpCall):
     x = call.first if call.args else call.kwargs.get("input")
     call.recorder.loss(LossCall(call.node, info, x, call.arg(1, "target")))
@@ -144,6 +193,7 @@ MODULES = {
     **{kind: cell for kind in api.RECURRENT_CELLS},
     "Linear": linear, "LazyLinear": linear,
     "Embedding": embedding,
-    **{kind: same_shape for kind in api.SHAPE_PRESERVING_MODULES},
+    **{kind: same_shape for kind in api.SHAPE_PRESERVING_MODULES | api.TRANSFORMER_BLOCKS},
+    "MultiheadAttention": attention,
     **{kind: loss for kind in api.LOSSES},
 }

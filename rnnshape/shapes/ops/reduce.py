@@ -23,6 +23,10 @@ def broadcast(a: Shape, b: Shape) -> Shape:
         y = b.dims[-i] if i <= len(b.dims) else None
         if x is None or y is None:
             out.append(x if y is None else y)
+        elif not y.known and x.known and x.value != 1:
+            out.append(x)  # the other is 1 or the same, or the program stops here
+        elif not x.known and y.known and y.value != 1:
+            out.append(y)
         elif y.value == 1:
             out.append(x)
         elif x.value == 1:
