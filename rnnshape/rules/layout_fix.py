@@ -103,7 +103,7 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
     # time while another dim is input_size), so nothing downstream relied on its output.
     crash = call.shape.dims[2].same(size) is False or \
         (roles[2] != FEATURE and feature.same(size) is True)
-    if not _feeds_input_size(feature, size, crash):
+    if roles.index(FEATURE) != 2 and not _feeds_input_size(feature, size, crash):
         return None
     op = offending_op(call)
     if op is not None:

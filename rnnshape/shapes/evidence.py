@@ -30,6 +30,11 @@ _SHAPE_LETTERS = {
 }
 
 
+# Letters that mean one thing in one library and another elsewhere (``N`` is PyTorch's batch
+# and speechbrain's filters): in a shape that already has that meaning, they yield.
+_AMBIGUOUS_LETTERS = {"n", "l", "s", "h"}
+
+
 def role_of_dim_name(name: str) -> Optional[str]:
     """The meaning of a dim's name where the code writes a shape."""
     key = name.strip().lower()
@@ -42,9 +47,11 @@ def shape_roles(names: list[str], meanings: Optional[dict] = None) -> list[Optio
     batches or two times (``[B, L, N]``: ``N`` is not the batch here) means nothing."""
     meanings = meanings or {}
     roles = [meanings.get(n) or role_of_dim_name(n) for n in names]
-    for i, (name, role) in enumerate(zip(names, roles)):
-        if role and roles.count(role) > 1 and len(name) == 1 and name not in meanings:
-            roles[i] = None
+    for weak in (_AMBIGUOUS_LETTERS, None):
+        for i, (name, role) in enumerate(zip(names, roles)):
+            if role and roles.count(role) > 1 and len(name) == 1 and name not in meanings \
+                    and (weak is None or name.lower() in weak):
+                roles[i] = None
     if sum(1 for r in roles if r) == 1:
         # ``a, b, _ = x.shape``: one letter alone is a name, not a shape convention
         i = next(i for i, r in enumerate(roles) if r)

@@ -69,8 +69,17 @@ class TensorV:
     on_device: bool = False  # moved with .cuda()/.to(device) and not back with .cpu()
 
     def step(self, node: cst.CSTNode, shape: Shape, note: str = "", **changes) -> "TensorV":
-        trace = (self.trace + (Step(node, shape, note),))[-TRACE_LIMIT:]
-        return replace(self, shape=shape, trace=trace, **changes)
+        return replace(self, shape=shape, trace=clipped(self.trace + (Step(node, shape, note),)),
+                       **changes)
+
+
+def clipped(trace: tuple) -> tuple:
+    """The last steps of a trace, and the statements that gave its dims their meaning (a step
+    without a shape: a docstring, a shape unpacking), which a finding must show."""
+    if len(trace) <= TRACE_LIMIT:
+        return trace
+    said = [s for s in trace[:-TRACE_LIMIT] if s.shape is None and s.note][:2]
+    return tuple(said) + trace[len(trace) - TRACE_LIMIT + len(said):]
 
 
 @dataclass(frozen=True)
