@@ -185,3 +185,29 @@ def test_a_local_folder_never_shadows_a_library(tmp_path, name):
                              "out, h = lstm(torch.zeros(3, 4, 5))\n"})
     # torch still means the library: the LSTM is recognised and its input judged
     assert [f["code"] for f in findings("m.py", cwd=tmp_path)] == ["RNN001"]
+
+
+EVAL_SCRIPT = """\
+import torch
+import torch.nn as nn
+from export import walk
+
+model = nn.GRU(4, 8)
+model.eval()
+out, h = model(torch.zeros(5, 2, 4))
+walk(model)
+"""
+
+
+@pytest.mark.parametrize("step, codes", [("pass", ["RNN101"]), ("model.loss().backward()", [])])
+def test_a_project_function_not_followed_hides_an_eval_region_only_if_its_file_trains(
+        tmp_path, step, codes):
+    # ``walk`` recurses, so the tracker does not follow it; whether it might train depends on
+    # whether its file calls backward at all.
+    write(tmp_path, {"run.py": EVAL_SCRIPT, "export.py": f"""\
+        def walk(model):
+            for child in model.children():
+                walk(child)
+            {step}
+        """})
+    assert [f["code"] for f in findings(".", cwd=tmp_path)] == codes

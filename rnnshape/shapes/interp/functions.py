@@ -2,6 +2,7 @@
 argument values of each call site (summarised once per signature)."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import libcst as cst
@@ -12,6 +13,9 @@ from rnnshape.shapes.facts import Step
 from rnnshape.shapes.interp.scope import (MAX_DEPTH, STAR, Frame, Scope, decorators, join_returns,
                                           named, signature)
 from rnnshape.shapes.values import ClassV, FuncV, InstV, IntV, Lit, TensorV, TupleV
+
+# A call of backward() anywhere in a file (``loss.backward()``, ``manual_backward(loss)``).
+_BACKWARD = re.compile(r"backward\s*\(")
 
 
 class UserCode:
@@ -70,8 +74,11 @@ class UserCode:
         bound = _binding(node, bound)
         if frame.depth >= MAX_DEPTH or self.active.count(id(node)) >= 1:
             # Not followed, so whatever it does is unknown -- including a backward() that
-            # would make an evaluation region a training one.
-            self.recorder.backward()
+            # would make an evaluation region a training one.  Only code whose file calls
+            # backward at all is suspected: a project's converter or plotting library reached
+            # at the depth limit would otherwise hide every evaluation region that calls it.
+            if func.env.unit is None or _BACKWARD.search(func.env.unit.text):
+                self.recorder.backward()
             return None
         self.visited_funcs.add(id(node))
         if isinstance(bound, InstV) and node.name.value == "forward":
