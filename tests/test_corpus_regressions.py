@@ -16,6 +16,28 @@ def codes(src: str) -> list[tuple[str, int]]:
     return [(d.code, d.row) for d in check_source(textwrap.dedent(src))]
 
 
+NAMES = """
+    import torch
+    import torch.nn as nn
+
+    def pad(vectorized_seqs, seq_lengths):
+        seq_tensor = torch.zeros((len(vectorized_seqs), seq_lengths.max())).long()
+        for idx, (seq, seq_len) in enumerate(zip(vectorized_seqs, seq_lengths)):
+            seq_tensor[idx, :seq_len] = torch.LongTensor(seq)
+        return seq_tensor
+
+    def make_variables(names):
+        sequence_and_length = [([ord(c) for c in name], len(name)) for name in names]
+        vectorized_seqs = [sl[0] for sl in sequence_and_length]
+        seq_lengths = torch.LongTensor([sl[1] for sl in sequence_and_length])
+        return pad(vectorized_seqs, seq_lengths)
+
+    embedding = nn.Embedding(128, 16)
+    gru = nn.GRU(16, 16)
+    inputs = make_variables(["adylov", "solan", "hard", "san"])
+    output, hidden = gru(embedding(inputs{layout}))
+"""
+
 SILENT = {
     "private-generator": """
         import random
@@ -146,6 +168,23 @@ SILENT = {
         teacher.eval()
         out = student(torch.randn(1, 4))
     """,
+    # nlp-tutorial Seq2Seq(Attention): one sentence's words, one-hot, as a batch of one; the
+    # length counts words (time), not sentences
+    "words-of-one-sentence": """
+        import numpy as np
+        import torch
+        import torch.nn as nn
+
+        sentences = ["ich mochte ein bier P", "S i want a beer", "i want a beer E"]
+        words = " ".join(sentences).split()
+        word_dict = {w: i for i, w in enumerate(words)}
+        n_class = len(word_dict)
+        batch = [np.eye(n_class)[[word_dict[n] for n in sentences[0].split()]]]
+        enc = nn.RNN(input_size=n_class, hidden_size=8)
+        out, h = enc(torch.FloatTensor(batch).transpose(0, 1))
+    """,
+    # zero-to-all 13_1: names padded into a (names, chars) tensor, transposed for a seq-first GRU
+    "padded-names-transposed": NAMES.format(layout=".t()"),
 }
 
 
@@ -278,3 +317,7 @@ def test_notebook_fix_stays_inside_the_cell_of_the_call(tmp_path, capsys):
         "with torch.no_grad():\n", "    for _ in range(3):\n",
         "        y = model(torch.randn(1, 4))"]
     assert fixed["cells"][1]["source"] == ["print(y)"]
+
+
+def test_padded_names_not_transposed_still_reported():
+    assert codes(NAMES.format(layout="")) == [("RNN001", 20)]

@@ -43,10 +43,12 @@ def role_from_name(name: str) -> Optional[str]:
         return None
     # ``len(x)`` names the length of x: its role is that of a sequence length unless x is batchy,
     # or a collection of sequences (``len(sentences)`` counts sentences: a batch, once stacked).
+    # An item taken out of it is one sequence: ``len(sentences[0].split())`` counts its words.
     if text.startswith("len(") or text.startswith("len "):
         inner_name = text[4:].rstrip(")")
-        inner = role_from_name(inner_name)
-        if inner == BATCH or set(re.split(r"[^a-z0-9]+", inner_name)) & _COLLECTIONS:
+        if re.fullmatch(r"[\w.]+", inner_name) and (
+                role_from_name(inner_name) == BATCH or
+                set(re.split(r"[^a-z0-9]+", inner_name)) & _COLLECTIONS):
             return BATCH
         return TIME
     words_set = set(words) | {"_".join(words)}
@@ -65,6 +67,20 @@ def role_from_name(name: str) -> Optional[str]:
     if "dim" in words_set and len(words) > 1:
         return FEATURE
     return None
+
+
+def count_role(name: str) -> Optional[str]:
+    """The role of the number of items of the collection called ``name`` (one row per item,
+    as a comprehension over it makes): sequences, sentences or a batch count samples; the items
+    of one sequence, sentence or text are its steps.  A name that joins two things
+    (``sequence_and_length``) names the parts of each item, not what the items are: no role."""
+    words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()))
+    if words & {"and", "pairs", "pair", "zip"}:
+        return None
+    role = role_from_name(name)
+    if role == BATCH or words & _COLLECTIONS:
+        return BATCH
+    return role if role == TIME else None
 
 
 def _poly_from(items: Iterable[tuple[Monomial, int]]) -> tuple[tuple[Monomial, int], ...]:

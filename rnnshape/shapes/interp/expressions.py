@@ -7,7 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.shapes.dims import Dim, Shape, role_from_name
+from rnnshape.shapes.dims import Dim, Shape, count_role
 from rnnshape.shapes.interp.scope import (Frame, Scope, decorators, int_literal, join_all, truth,
                                           without_grad)
 from rnnshape.shapes.ops import Item, binary, index_tensor, loader_batch, tensor_attribute
@@ -329,7 +329,7 @@ class Expressions:
             if first:
                 length = self.length_of(iterable, comp.iter)
                 if isinstance(comp.iter, cst.Name) and length.role is None and length.known:
-                    role = role_from_name(comp.iter.value)
+                    role = count_role(comp.iter.value)
                     if role:
                         length = length.with_role(role, f"one row per item of {comp.iter.value}")
                 first = False

@@ -1,7 +1,9 @@
 """Python builtins that carry sizes: ``len``, ``range``, ``enumerate``, ``zip``."""
 from __future__ import annotations
 
-from rnnshape.shapes.dims import Dim
+import libcst as cst
+
+from rnnshape.shapes.dims import Dim, count_role
 from rnnshape.shapes.ops.base import OpCall, as_dim
 from rnnshape.shapes.values import IntV, ListV, TupleV
 
@@ -9,7 +11,14 @@ from rnnshape.shapes.values import IntV, ListV, TupleV
 def length(call: OpCall):
     if not call.args:
         return None
-    return IntV(call.env.length_of(call.first, call.node.args[0].value), fresh=True)
+    arg = call.node.args[0].value
+    dim = call.env.length_of(call.first, arg)
+    if dim.role is None and isinstance(arg, cst.Name):
+        # ``len(vectorized_seqs)`` of a list the tracker counted: still a number of sequences
+        role = count_role(arg.value)
+        if role:
+            dim = dim.with_role(role, f"the number of {arg.value}")
+    return IntV(dim, fresh=True)
 
 
 def range_(call: OpCall):
