@@ -16,6 +16,48 @@ def codes(src: str) -> list[tuple[str, int]]:
     return [(d.code, d.row) for d in check_source(textwrap.dedent(src))]
 
 
+ISINSTANCE = """
+import torch
+import torch.nn as nn
+
+
+class LM(nn.Module):
+    def __init__(self, rnn_type="RNN"):
+        super().__init__()
+        self.emb = nn.Embedding(100, 16)
+        if rnn_type == "LSTM":
+            self.rnn = nn.LSTM(16, 32, batch_first=True)
+        else:
+            self.rnn = nn.RNN(16, 32, batch_first=True)
+
+    def forward(self, ys, states):
+        out, states = self.rnn(self.emb(ys), states)
+        if isinstance(self.rnn, torch.nn.LSTM):
+            h, c = states
+            return out, (h.detach(), c.detach())
+        return out, states.detach()
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(16, 32, bidirectional=True)
+
+    def forward(self, x):
+        out, hidden = self.lstm(x)
+        if isinstance(hidden, tuple):
+            hidden = hidden[0]
+        else:
+            hidden = hidden
+        return hidden
+
+
+lm = LM()
+out, s = lm(torch.zeros(4, 7, dtype=torch.long), None)
+t = Tagger()
+h = t(torch.zeros(7, 4, 16))
+"""
+
 NAMES = """
     import torch
     import torch.nn as nn
@@ -183,6 +225,9 @@ SILENT = {
         enc = nn.RNN(input_size=n_class, hidden_size=8)
         out, h = enc(torch.FloatTensor(batch).transpose(0, 1))
     """,
+    # espnet seq_rnn_lm: the LSTM-only branch of ``isinstance(self.rnn, torch.nn.LSTM)`` for
+    # an RNN, and ``isinstance(hidden, tuple)`` for an LSTM's state
+    "isinstance-branches": ISINSTANCE,
     # zero-to-all 13_1: names padded into a (names, chars) tensor, transposed for a seq-first GRU
     "padded-names-transposed": NAMES.format(layout=".t()"),
 }
@@ -321,3 +366,8 @@ def test_notebook_fix_stays_inside_the_cell_of_the_call(tmp_path, capsys):
 
 def test_padded_names_not_transposed_still_reported():
     assert codes(NAMES.format(layout="")) == [("RNN001", 20)]
+
+
+def test_the_branch_a_recurrent_module_takes_is_still_checked():
+    wrong = ISINSTANCE.replace("torch.nn.LSTM)", "torch.nn.RNN)")
+    assert codes(wrong) == [("RNN009", 18)]

@@ -1,7 +1,8 @@
 """Symbolic dims and shapes: what the tracker's proofs rest on."""
 import pytest
 
-from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, normalize_axis, role_from_name
+from rnnshape.shapes.dims import (BATCH, FEATURE, TIME, Dim, Shape, count_role, normalize_axis,
+                                  role_from_name)
 
 H = Dim.sym("hidden")
 E = Dim.sym("embed")
@@ -210,6 +211,15 @@ def test_describe_shows_the_role():
     ("text_vocab_size", FEATURE),
     ("sentence_embedding_dim", FEATURE),
     ("seq_feature_dim", FEATURE),
+    # ... unless the name ends in a length: how many of them (espnet ``hidden_length``)
+    ("hidden_length", TIME),
+    ("input_len", TIME),
+    ("feature_len", FEATURE),
+    ("vocab_length", FEATURE),
+    # the number of items of one sentence is its length; of a collection of them, a batch
+    ("len(sentences[0].split())", TIME),
+    ("len(sentences[0])", TIME),
+    ("len(self.sequences)", BATCH),
     # too vague to mean anything
     ("n", None),
     ("x", None),
@@ -259,3 +269,17 @@ def test_shapes_compare_by_dims_not_roles():
 ])
 def test_normalize_axis(axis, rank, expected):
     assert normalize_axis(axis, rank) == expected
+
+
+@pytest.mark.parametrize("name, role", [
+    ("sequences", BATCH),
+    ("train_sentences", BATCH),
+    ("batch", BATCH),
+    ("sequence", TIME),
+    ("tokens", TIME),
+    ("sequence_and_length", None),  # each item is a (sequence, length) pair
+    ("names", None),
+    ("data", None),
+])
+def test_count_role(name, role):
+    assert count_role(name) == role

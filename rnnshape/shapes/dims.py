@@ -31,6 +31,10 @@ _ROLE_WORDS = {
 }
 
 
+# Feature words that stay a width even before a length (``vocab_length``, ``feature_len``).
+_WIDTHS = {"vocab", "vocabulary", "embed", "embedding", "emb", "feature", "features", "feat",
+           "feats", "channels", "nfeat", "n_features", "num_features"}
+
 # Plural names of whole sequences: their length is a number of sequences, not of steps.
 _COLLECTIONS = {"sequences", "seqs", "sentences", "windows", "samples", "examples", "texts",
                 "documents", "docs", "utterances", "series"}
@@ -57,7 +61,12 @@ def role_from_name(name: str) -> Optional[str]:
         return BATCH
     # A strong feature word outranks a time word: ``text_vocab_size`` and
     # ``sentence_embedding_dim`` are sizes of a feature axis that merely mention sequences.
+    # But a name whose last word is a length counts steps of what the first words name:
+    # ``hidden_length`` is how many hidden states (time), not how wide each one is.
     strong_feature = _ROLE_WORDS[FEATURE] - {"size", "d", "in", "input", "dim"}
+    if len(words) > 1 and words[-1] in {"len", "length", "lengths"} and \
+            not words_set & _WIDTHS:
+        return TIME
     if words_set & strong_feature:
         return FEATURE
     if words_set & (_ROLE_WORDS[TIME] - {"len", "t", "length"}):
