@@ -58,6 +58,25 @@ t = Tagger()
 h = t(torch.zeros(7, 4, 16))
 """
 
+BIDIR_SUMMARY = """
+    import torch
+    import torch.nn as nn
+
+    class RNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(16, 32, num_layers=2, bidirectional=True)
+            self.fc = nn.Linear(64, 1)
+
+        def forward(self, embedded):
+            output, (hidden, cell) = self.rnn(embedded)
+            hidden = {summary}
+            return self.fc(hidden)
+
+    model = RNN()
+    predictions = model(torch.zeros(7, 4, 16)).squeeze(1)
+"""
+
 NAMES = """
     import torch
     import torch.nn as nn
@@ -228,6 +247,10 @@ SILENT = {
     # espnet seq_rnn_lm: the LSTM-only branch of ``isinstance(self.rnn, torch.nn.LSTM)`` for
     # an RNN, and ``isinstance(hidden, tuple)`` for an LSTM's state
     "isinstance-branches": ISINSTANCE,
+    # sentiment-analysis, deeplearning-models: both directions as ``hidden[-2, :, :]`` and
+    # ``hidden[-1, :, :]``; the model's output squeezed afterwards is no state any more
+    "bidirectional-summary-with-full-slices": BIDIR_SUMMARY.format(
+        summary="torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1)"),
     # zero-to-all 13_1: names padded into a (names, chars) tensor, transposed for a seq-first GRU
     "padded-names-transposed": NAMES.format(layout=".t()"),
 }
@@ -371,3 +394,8 @@ def test_padded_names_not_transposed_still_reported():
 def test_the_branch_a_recurrent_module_takes_is_still_checked():
     wrong = ISINSTANCE.replace("torch.nn.LSTM)", "torch.nn.RNN)")
     assert codes(wrong) == [("RNN009", 18)]
+
+
+def test_one_direction_with_full_slices_still_reported():
+    one = BIDIR_SUMMARY.format(summary="hidden[-1, :, :]").replace("Linear(64", "Linear(32")
+    assert codes(one) == [("RNN010", 13)]

@@ -13,6 +13,7 @@ from rnnshape.shapes.facts import ModelCall, SeedCall
 from rnnshape.shapes.interp.modules import CONTAINERS
 from rnnshape.shapes.interp.scope import STAR, Frame, join_all, signature
 from rnnshape.shapes.ops import OpCall, call_function, call_method
+from rnnshape.shapes.ops.base import int_of
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, FuncV, InstV, IntV, ListV,
                                     Lit, MappingV, ModV, NamespaceV, ParserV, Ref, StateTupleV,
                                     SuperV, TensorV, TupleV)
@@ -79,7 +80,9 @@ class Calls:
         return self.call_value(callee, args, kwargs, node, frame)
 
     def tensor_method(self, receiver: TensorV, method: str, args, kwargs, node, frame: Frame):
-        if receiver.state_of is not None and method == "squeeze" and receiver.pick is None:
+        if receiver.state_of is not None and method == "squeeze" and receiver.pick is None and \
+                (not args or int_of(args[0]) == 0):
+            # only ``squeeze()`` and ``squeeze(0)`` take the layer axis away
             self.recorder.pick(node, receiver, 0 if args else None)
         if any(a is STAR for a in args):
             result = None  # ``x.view(*sizes)``: the rank itself is unknown

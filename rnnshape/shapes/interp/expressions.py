@@ -295,7 +295,11 @@ class Expressions:
 
     def note_state_index(self, base, node: cst.Subscript, result):
         elements = node.slice
-        if len(elements) != 1 or not isinstance(elements[0].slice, cst.Index):
+        # ``h_n[-2, :, :]`` picks a layer just as ``h_n[-2]`` does
+        rest_full = all(_full_slice(e.slice) for e in elements[1:])
+        if not isinstance(elements[0].slice, cst.Index) or not rest_full:
+            if len(elements) > 1 and isinstance(result, TensorV) and result.state_of is not None:
+                result = replace(result, state_of=None, pick=None)  # not a layer of the state
             return result
         index = self.eval_quiet_int(elements[0].slice.value)
         if isinstance(base, StateTupleV):
@@ -446,3 +450,9 @@ class Expressions:
         cst.Dict: _dict, cst.Set: _nothing, cst.DictComp: _comprehension, cst.SetComp: _nothing,
         cst.Await: _await,
     }
+
+
+def _full_slice(part) -> bool:
+    """``:`` (a whole axis)."""
+    return isinstance(part, cst.Slice) and part.lower is None and part.upper is None and \
+        part.step is None

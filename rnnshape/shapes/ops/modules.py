@@ -137,7 +137,9 @@ def linear(info: ModuleInfo, call: OpCall):
         new = Shape(x.shape.dims[:-1] + (out_features,))
     else:
         new = Shape.unknown(out_features)
-    return x.step(call.node, new, rnn_src=None, layout_op=None, grad=True)
+    # a projection of a state is no longer the state: ``fc(h_n).squeeze(0)`` picks nothing
+    return x.step(call.node, new, rnn_src=None, layout_op=None, grad=True, state_of=None,
+                  pick=None)
 
 
 def embedding(info: ModuleInfo, call: OpCall):
