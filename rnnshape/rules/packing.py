@@ -33,11 +33,13 @@ class PackedSequence(Rule):
     summary = "pack/pad batch_first disagreeing with the data or the module; lengths on the GPU"
     what = ("Finds `pack_padded_sequence` whose `batch_first` disagrees with the layout the "
             "tracker proves for the padded data, `pad_packed_sequence` whose `batch_first` "
-            "disagrees with the module that produced the packed output, and `lengths` moved to "
+            "disagrees with the layout the sequences were packed from (or, when that is not "
+            "known, with the module that produced the packed output), and `lengths` moved to "
             "the GPU (`.cuda()`, `.to(device)`).")
     why = ("With the wrong `batch_first`, packing reads batch as time: sequences are cut at the "
-           "wrong lengths and mixed across samples, silently.  Unpacking with a different "
-           "layout than the module's hands batch-first code a time-first tensor.  And "
+           "wrong lengths and mixed across samples, silently.  A module ignores its own "
+           "`batch_first` for packed input, so unpacking with another layout than the one "
+           "packed hands batch-first code a time-first tensor.  And "
            "`lengths` must be a CPU int64 tensor: a CUDA one raises.")
     fix_note = "Set `batch_first` to the data's (or the module's) layout, or move lengths back with `.cpu()` (safe)."
     valid = (
@@ -53,8 +55,44 @@ packed = pack_padded_sequence(x, lengths, batch_first=True)
 out, h = rnn(packed)
 padded, _ = pad_packed_sequence(out, batch_first=True)
 """,
+        # a packed sequence ignores the module's batch_first: packed and unpacked alike is right
+        """import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+rnn = nn.LSTM(8, 16)
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8)
+lengths = torch.tensor([12, 9, 5, 2])
+out, _ = rnn(pack_padded_sequence(x, lengths, batch_first=True))
+padded, _ = pad_packed_sequence(out, batch_first=True)
+""",
     )
     invalid = (
+        Invalid(
+            """import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+rnn = nn.LSTM(8, 16, batch_first=True)
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8)
+lengths = torch.tensor([12, 9, 5, 2])
+out, _ = rnn(pack_padded_sequence(x, lengths, batch_first=True))
+padded, _ = pad_packed_sequence(out)  # <- here
+""",
+            fixed="""import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+rnn = nn.LSTM(8, 16, batch_first=True)
+batch_size, max_len = 4, 12
+x = torch.randn(batch_size, max_len, 8)
+lengths = torch.tensor([12, 9, 5, 2])
+out, _ = rnn(pack_padded_sequence(x, lengths, batch_first=True))
+padded, _ = pad_packed_sequence(out, batch_first=True)
+""",
+        ),
         Invalid(
             """import torch
 import torch.nn as nn
@@ -115,14 +153,30 @@ packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True)
                     message = f"`{name}` needs lengths on the CPU (int64), but they were moved to the GPU"
                     yield self.finding(call.node, message, call.lengths.trace,
                                        data=PackData(call))
-            elif call.module is not None:
-                module_bf = call.module.flag("batch_first")
-                if module_bf is not None and call.batch_first is not None and module_bf != call.batch_first:
-                    label = call.module.label or call.module.kind
-                    message = (f"`{name}` has batch_first={call.batch_first} but `{label}` is "
-                               f"batch_first={module_bf}: the padded output comes back in the "
-                               f"other layout")
-                    yield self.finding(call.node, message, data=PackData(call, module_bf))
+            elif call.batch_first is not None:
+                finding = self._unpacked(call, name)
+                if finding is not None:
+                    yield finding
+
+    def _unpacked(self, call, name: str) -> Optional[Finding]:
+        """A packed sequence ignores the module's batch_first: what the padded output should
+        match is the layout the sequences were packed from, and only when that is unknown the
+        module's flag (the layout its author works in)."""
+        packed_bf = getattr(call.data, "batch_first", None)
+        if packed_bf is not None:
+            if packed_bf == call.batch_first:
+                return None
+            message = (f"`{name}` has batch_first={call.batch_first} but the sequences were "
+                       f"packed with batch_first={packed_bf}: the padded output comes back in "
+                       f"the other layout")
+            return self.finding(call.node, message, data=PackData(call, packed_bf))
+        module_bf = call.module.flag("batch_first") if call.module is not None else None
+        if module_bf is None or module_bf == call.batch_first:
+            return None
+        label = call.module.label or call.module.kind
+        message = (f"`{name}` has batch_first={call.batch_first} but `{label}` is "
+                   f"batch_first={module_bf}: the padded output comes back in the other layout")
+        return self.finding(call.node, message, data=PackData(call, module_bf))
 
     def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
         data: PackData = finding.data

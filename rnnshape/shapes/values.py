@@ -189,6 +189,8 @@ class PackedV:
     rnn_src: Optional[ModuleInfo] = None
     batch: Optional[Dim] = None
     time: Optional[Dim] = None
+    # the layout it was packed from (``pack_padded_sequence``'s batch_first); None: unknown
+    batch_first: Optional[bool] = None
 
 
 @dataclass

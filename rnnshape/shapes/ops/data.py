@@ -95,7 +95,7 @@ def pack(call: OpCall) -> PackedV:
     """``pack_padded_sequence(x, lengths, batch_first)`` and ``pack_sequence``."""
     x = call.first
     last = x.shape.last_dim if isinstance(x, TensorV) else None
-    batch = time = None
+    batch = time = batch_first = None
     if call.qualname.endswith("pack_padded_sequence"):
         batch_first = bool_arg(call.args, call.kwargs, 2, "batch_first", False)
         call.recorder.pack(PackCall(call.node, "pack", batch_first, x, call.arg(1, "lengths")))
@@ -103,7 +103,7 @@ def pack(call: OpCall) -> PackedV:
         if dims is not None and len(dims) >= 2 and batch_first is not None:
             where = axes(batch_first)
             batch, time = dims[where.batch], dims[where.time]
-    return PackedV(last, x.rnn_src if isinstance(x, TensorV) else None, batch, time)
+    return PackedV(last, x.rnn_src if isinstance(x, TensorV) else None, batch, time, batch_first)
 
 
 def unpack(call: OpCall):

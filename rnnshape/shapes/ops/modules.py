@@ -80,7 +80,7 @@ def _outputs(info: ModuleInfo, x: TensorV, call: OpCall) -> TupleV:
 def _packed(info: ModuleInfo, x: PackedV, hx, call: OpCall) -> TupleV:
     call.recorder.recurrent(RecurrentCall(call.node, info, Shape.unknown(x.last), (), None, hx,
                                           batch=x.batch))
-    packed = PackedV(info.out_size, info, x.batch, x.time)
+    packed = PackedV(info.out_size, info, x.batch, x.time, x.batch_first)
     return TupleV((packed, _state(info, x.batch or Dim.unknown())))
 
 
