@@ -207,6 +207,16 @@ out, h = gru(x)
 out2, (h2, c2) = lstm(x)
 summary = h2[-1]
 """,
+        # both halves taken from the tuple by index: the cell state is wanted
+        """import torch
+import torch.nn as nn
+
+lstm = nn.LSTM(10, 20)
+x = torch.randn(5, 3, 10)
+out, states = lstm(x)
+hidden = states[0]
+cell = states[1]
+""",
     )
     invalid = (
         Invalid(
@@ -239,6 +249,9 @@ logits = head(state[-1])  # <- here
             if id(misuse.node) in seen:
                 continue
             seen.add(id(misuse.node))
+            if misuse.kind == "tuple-as-tensor" and \
+                    0 in ctx.facts.state_tuple_items.get(misuse.tuple_key, ()):
+                continue  # ``h = states[0]; c = states[1]``: both taken, by intent
             label = misuse.module.label or misuse.module.kind
             if misuse.kind == "unpack":
                 message = f"`{label}` is a {misuse.module.kind}: {misuse.detail}"

@@ -168,6 +168,7 @@ class StateMisuse:
     module: ModuleInfo
     kind: str  # "unpack" | "tuple-as-tensor"
     detail: str = ""
+    tuple_key: int = 0  # tuple-as-tensor: which (h_n, c_n) tuple (see Facts.state_tuple_items)
 
 
 @dataclass
@@ -238,6 +239,8 @@ class Facts:
     modules: list[ModuleInfo] = field(default_factory=list)  # every nn.* construction
     state_picks: list[StatePick] = field(default_factory=list)
     state_misuses: list[StateMisuse] = field(default_factory=list)
+    # tuple_key -> the indices the code takes from that LSTM (h_n, c_n) tuple
+    state_tuple_items: dict[int, set] = field(default_factory=dict)
     view_calls: list[ViewCall] = field(default_factory=list)
     pack_calls: list[PackCall] = field(default_factory=list)
     train_loops: list[TrainLoop] = field(default_factory=list)

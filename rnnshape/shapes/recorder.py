@@ -37,6 +37,7 @@ class Recorder:
         self.loops: list[Loop] = []
         self.regions: list[EvalRegion] = []  # open evaluation regions, innermost last
         self.backward_calls = 0
+        self._state_tuples = []
         self._region_sites: dict[int, EvalRegion] = {}
         self._loops_restored: set[int] = set()
         self._train_loops: dict[int, TrainLoop] = {}
@@ -170,8 +171,14 @@ class Recorder:
         self.facts.state_picks.append(pick)
         return pick
 
-    def state_misuse(self, node, module: ModuleInfo, kind: str, detail: str = "") -> None:
-        self.facts.state_misuses.append(StateMisuse(node, module, kind, detail))
+    def state_misuse(self, node, module: ModuleInfo, kind: str, detail: str = "",
+                     tuple_key: int = 0) -> None:
+        self.facts.state_misuses.append(StateMisuse(node, module, kind, detail, tuple_key))
+
+    def state_tuple_item(self, state, index: int) -> None:
+        # the tuple is kept alive so that its id names it for the whole run
+        self._state_tuples.append(state)
+        self.facts.state_tuple_items.setdefault(id(state), set()).add(index)
 
     # -------------------------------------------------------------- usage facts
     def numpy(self, node, tensor: TensorV, no_grad: bool) -> None:

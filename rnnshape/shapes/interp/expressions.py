@@ -303,10 +303,12 @@ class Expressions:
             return result
         index = self.eval_quiet_int(elements[0].slice.value)
         if isinstance(base, StateTupleV):
+            if index is not None:
+                self.recorder.state_tuple_item(base, index)
             if index in (-1, 1):
                 self.recorder.state_misuse(
                     node, base.module, "tuple-as-tensor",
-                    f"[{index}] of the LSTM's (h_n, c_n) tuple is c_n, the cell state")
+                    f"[{index}] of the LSTM's (h_n, c_n) tuple is c_n, the cell state", id(base))
             return result
         if base.state_of is not None and base.pick is None and index is not None and \
                 isinstance(result, TensorV):
