@@ -17,7 +17,8 @@ parses is skipped).  Operators:
     and time as batch: the bug the project exists to catch.
 ``drop-transpose``
     A recurrent call whose input comes from a ``permute``/``transpose`` (the tracker's layout
-    op) loses it: the layout call is replaced by its receiver (``x.transpose(0, 1)`` -> ``x``).
+    op) loses it: the layout call is replaced by its receiver (``x.transpose(0, 1)`` -> ``x``),
+    and a trailing comment on its line, which states the op's result, goes with it.
 ``halve-bidirectional-head``
     A Linear fed by a bidirectional module's output, with ``in_features`` twice the hidden size
     (provably, or written as ``2 * h``, ``h * 2``, ``h * num_directions``), gets the hidden size
@@ -49,6 +50,11 @@ A mutant is *judgeable* when the file itself holds what proves the bug:
 - drop-no-grad (an approximation): the block (or decorated function) calls ``R(...)`` or
   ``R.forward(...)`` where ``R.eval()`` is called somewhere in the file (same receiver text),
   and no enclosing ``with``/decorator of the same function still disables gradients.
+- For every operator: the original has no finding of the family at the site already (the
+  module's, call's, layout op's or Linear's line; for drop-no-grad an RNN101 on the same
+  receiver).  Where it has, the site is wrong before the edit and the mutant puts in no new bug
+  (flipping ``batch_first`` at a reported batch/time swap fixes it): cause "already reported
+  before mutation", not judgeable.
 
 *Evidence* (flip and drop-transpose): some dim of the call's input has a role learnt from the
 code's own statements about it (``Dim.origin`` starting with "shape unpacking", "size read",
@@ -69,14 +75,12 @@ original file and of the mutant:
 - "no eval call in block": the block calls no model that the file switches to eval mode.
 - "nested in another no_grad": an enclosing block or decorator still disables gradients.
 - "check failed": rnnshape raised, or one of its rules failed, on the mutant.
-- "already reported before mutation": the original already has a finding of the family at
-  the site (the module's, call's, layout op's or Linear's line; for drop-no-grad an RNN101 on
-  the same receiver).
 - "tracker truncated": the tracker stopped early on the original or the mutant.
 - "module not reached after mutation": the mutant has no call of the module with an input of
   rank 3 (flip, drop-transpose); "roles lost after mutation": it has, but the mutant's own
-  facts no longer show the misreading (e.g. a shape comment next to the edit now contradicts
-  the code, and the tracker drops the roles it gave).
+  facts no longer show the misreading (e.g. a shape comment elsewhere now contradicts the
+  code, and the tracker drops the roles it gave; a trailing comment on the layout op's own
+  line is removed with the op).
 - "head not traced after mutation": no Linear at that line is fed by a recurrent output in
   the mutant; "head input size unknown": it is, but the last dim of its input is unknown;
   "in_features unknown after mutation": the new ``in_features`` is not a known dim there.
@@ -365,8 +369,24 @@ def transpose_mutants(analysis, text: str, tree: dict):
         yield Mutant(TRANSPOSE, row, site.replace("|", "\\|"), bool(visible),
                      any(has_evidence(c.shape) or has_evidence(c.layout_op.before)
                          for c in (visible or calls)),
-                     analysis.module.deep_replace(op.node, op.receiver).code,
+                     without_op(analysis.module, op, tree),
                      "" if visible else first_reason(reasons), lines, after=after)
+
+
+def without_op(module, op, tree: dict) -> str:
+    """The file with the layout op replaced by its receiver.  A trailing comment on the op's
+    line describes the op's result (``X = X.transpose(0, 1)  # X: [n_step, batch, n_class]``):
+    it goes with the op, as code written without the op would not claim that layout (left, it
+    contradicts the data, and rnnshape treats self-contradicting evidence as unknown)."""
+    import libcst
+    line = tree.get(id(op.node))
+    while line is not None and not isinstance(line, libcst.SimpleStatementLine):
+        line = tree.get(id(line))
+    if line is None or line.trailing_whitespace.comment is None:
+        return module.deep_replace(op.node, op.receiver).code
+    new_line = line.deep_replace(op.node, op.receiver).with_changes(
+        trailing_whitespace=libcst.TrailingWhitespace())
+    return module.deep_replace(line, new_line).code
 
 
 # ------------------------------------------------------------------------------ halve-head
@@ -604,20 +624,22 @@ def mutants(text: str, operators=OPERATORS, original: Optional[Checked] = None):
 
 
 # ------------------------------------------------------------------------------ judging
+def already_reported(mutant: Mutant, original: Checked) -> bool:
+    """The original already has a finding of the family at the site: it is wrong there, so the
+    mutant puts in no new bug (flipping ``batch_first`` at a reported swap fixes it)."""
+    if mutant.operator == NO_GRAD:
+        return any(f.code == "RNN101" and getattr(f.data, "receiver", None) in mutant.receivers
+                   for f in original.analysis.findings)
+    prefix = FAMILY[mutant.operator]
+    return any(code.startswith(prefix) and rows & mutant.lines
+               for code, rows in original.rows.items())
+
+
 def cause_of(mutant: Mutant, original: Checked, after: Optional[Checked], failed: bool) -> str:
     if not mutant.judgeable:
         return mutant.reason
     if failed:
         return "check failed"
-    prefix = FAMILY[mutant.operator]
-    if mutant.operator == NO_GRAD:
-        reported = any(f.code == "RNN101" and getattr(f.data, "receiver", None) in mutant.receivers
-                       for f in original.analysis.findings)
-    else:
-        reported = any(code.startswith(prefix) and rows & mutant.lines
-                       for code, rows in original.rows.items())
-    if reported:
-        return "already reported before mutation"
     if original.analysis.facts.truncated or (after.analysis is not None and
                                               after.analysis.facts.truncated):
         return "tracker truncated"
@@ -664,6 +686,8 @@ def main(argv=None) -> int:
                 continue
             for mutant in found:
                 op = mutant.operator
+                if mutant.judgeable and already_reported(mutant, original):
+                    mutant.judgeable, mutant.reason = False, "already reported before mutation"
                 family = FAMILY[op]
                 try:
                     after = check_text(mutant.mutated)

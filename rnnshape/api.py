@@ -111,12 +111,15 @@ def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
     analysis = Analysis(unit, Facts(), [])
     seen = set()
     for entry in [unit] + [u for u in map(_importer(sources), importers) if u is not None]:
-        interpreter = Interpreter(entry, sources)
-        facts = interpreter.run()
-        analysis.facts.merge(facts)
         if entry is unit:
+            interpreter = Interpreter(entry, sources)
+            facts = interpreter.run()
             analysis.scope = interpreter.module_scope.vars
-        for finding in _checked(Context(entry.module, facts), codes, analysis.errors):
+            found = _checked(Context(entry.module, facts), codes, analysis.errors)
+        else:
+            facts, found = _importer_run(entry, sources, codes, analysis.errors)
+        analysis.facts.merge(facts)
+        for finding in found:
             key = (finding.code, id(finding.anchor or finding.node))
             if key not in seen and unit.holds(finding.anchor or finding.node):
                 seen.add(key)
@@ -128,6 +131,36 @@ def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
         analysis.findings = [f for f in analysis.findings
                              if not is_suppressed(analysis.row(f), f.code, noqa)]
     return analysis
+
+
+# An importer's run is the same for every file it imports: in a project run each importer
+# runs once per process, not once per file it imports (which made whole projects quadratic).
+# An entry is reused only while every unit the run used is still the very unit the job reads.
+_IMPORTER_RUNS: dict = {}
+IMPORTER_RUNS_LIMIT = 256
+
+
+def _importer_run(entry: Unit, sources: Sources, codes, errors: list[str]):
+    key = (id(entry), None if codes is None else frozenset(codes))
+    cached = _IMPORTER_RUNS.get(key)
+    if cached is not None and cached[0] is entry and all(
+            _current(sources, path) is used for path, used in cached[1].items()):
+        errors.extend(cached[4])
+        return cached[2], cached[3]
+    facts = Interpreter(entry, sources).run()
+    failures: list[str] = []
+    found = _checked(Context(entry.module, facts), codes, failures)
+    errors.extend(failures)
+    used = {path: u for path, u in sources.units.items() if u is not None}
+    if len(_IMPORTER_RUNS) >= IMPORTER_RUNS_LIMIT:
+        _IMPORTER_RUNS.pop(next(iter(_IMPORTER_RUNS)))
+    _IMPORTER_RUNS[key] = (entry, used, facts, found, failures)
+    return facts, found
+
+
+def _current(sources: Sources, path: str) -> Optional[Unit]:
+    unit = sources.units.get(path)
+    return unit if unit is not None else sources.unit(path, limit=False)
 
 
 def _importer(sources: Optional[Sources]):

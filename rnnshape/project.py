@@ -38,7 +38,7 @@ MAX_IMPORTER_LINES = 2000
 RECURRENT_TEXT = re.compile(r"\b(?:LSTM|GRU|RNN)(?:Cell)?\s*\(")
 # Parsed sources kept between the files a worker process handles: a module imported by many
 # files of a project is parsed once.
-PARSED_LIMIT = 64
+PARSED_LIMIT = 2048
 _PARSED: dict = {}
 
 _IMPORT = re.compile(
@@ -228,6 +228,12 @@ def importers_of(files: list[str], imports: dict[str, set[str]],
     return out
 
 
+
+def _remember(key: str, sha: str, unit: Unit) -> None:
+    if len(_PARSED) >= PARSED_LIMIT:
+        _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[key] = (sha, unit)
+
 @dataclass
 class Sources:
     """The parsed sources of one file's work: read once, kept for every run of the job.
@@ -268,9 +274,7 @@ class Sources:
             if limit and text.count("\n") > min(MAX_DEPENDENCY_LINES, self.budget):
                 return None
             unit = Unit(path, text, parse(text, path))
-            if len(_PARSED) >= PARSED_LIMIT:
-                _PARSED.pop(next(iter(_PARSED)))
-            _PARSED[key] = (sha, unit)
+            _remember(key, sha, unit)
         lines = unit.text.count("\n")
         if limit:
             if lines > min(MAX_DEPENDENCY_LINES, self.budget):
@@ -286,7 +290,12 @@ class Sources:
         current = self.units.get(key)
         if current is not None and current.text == text:
             return current
-        unit = Unit(path, text, parse(text, path))
+        cached = _PARSED.get(key)
+        if cached is not None and cached[1].text == text:
+            unit = cached[1]  # the unit other files' runs used: what they found here counts
+        else:
+            unit = Unit(path, text, parse(text, path))
+            _remember(key, hashlib.sha256(text.encode("utf-8")).hexdigest(), unit)
         self.units[key] = unit
         return unit
 

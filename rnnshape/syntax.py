@@ -75,6 +75,24 @@ def positions(module: cst.Module) -> dict:
         return dict(MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
 
 
+def walk(node: cst.CSTNode):
+    """Every node under ``node`` (itself included), read from the dataclass fields: libcst's
+    ``children`` and ``visit`` rebuild each node they pass, which costs more than the
+    analysis that asks."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        kids = []
+        for name in node.__dataclass_fields__:
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                kids.append(value)
+            elif isinstance(value, (list, tuple)):
+                kids.extend(item for item in value if isinstance(item, cst.CSTNode))
+        stack.extend(reversed(kids))
+
+
 def parents(module: cst.Module, expressions: bool = True) -> dict:
     """Node -> the node that contains it (the module has none).  With ``expressions`` False
     the walk stops at simple statements and expressions: the statement skeleton, a tenth of

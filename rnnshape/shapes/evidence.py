@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Optional
 
 import libcst as cst
@@ -18,6 +19,7 @@ import libcst as cst
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, role_from_name
 from rnnshape.shapes.facts import Step
 from rnnshape.shapes.values import TensorV
+from rnnshape.syntax import walk
 
 # Short names that mean a role where the code writes shapes (a comment, an annotation, a
 # shape unpacking) -- not as variable names elsewhere, where ``L`` may be a loss.
@@ -326,8 +328,11 @@ class _Collector:
         evidence.add(position, DimName(name, role_from_name(name), how, where))
 
 
+@lru_cache(maxsize=4096)
 def parameter_evidence(func: cst.FunctionDef) -> dict[str, TensorEvidence]:
-    """What the function's own text says about the dims of each of its parameters."""
+    """What the function's own text says about the dims of each of its parameters (cached per
+    function node: the files of a project are read by several runs; callers must not change
+    the result)."""
     params = [p for p in list(func.params.posonly_params) + list(func.params.params)
               + list(func.params.kwonly_params)]
     names = {p.name.value for p in params}
@@ -356,7 +361,6 @@ def parameter_evidence(func: cst.FunctionDef) -> dict[str, TensorEvidence]:
     if func.name.value == "forward" and inputs and func.params.params[0].name.value == "self":
         collector.tensors.add(inputs[0])  # what a module is called with: a tensor, mostly
     _statements(func, names, collector)
-    func.body.visit(_TensorUses(names, collector.tensors))
     for name in collector.tensors - set(collector.found):
         collector.found[name] = TensorEvidence()
     return {name: ev for name, ev in collector.found.items()
@@ -372,14 +376,25 @@ _TENSOR_ATTRS = frozenset({
 })
 
 
-class _TensorUses(cst.CSTVisitor):
-    def __init__(self, names: set, found: set):
-        self.names, self.found = names, found
+class _Scan:
+    """One walk of a statement: the names it binds, its comments, and which of ``names`` it
+    reads as a tensor (``x.size(1)``, ``x.shape``)."""
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if isinstance(node.value, cst.Name) and node.value.value in self.names and \
-                node.attr.value in _TENSOR_ATTRS:
-            self.found.add(node.value.value)
+    _BINDS = (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)
+
+    def __init__(self, node, names: set):
+        self.assigned: set[str] = set()
+        self.comments: list[cst.Comment] = []
+        self.tensors: set[str] = set()
+        for child in walk(node):
+            if isinstance(child, cst.Attribute):
+                if isinstance(child.value, cst.Name) and child.value.value in names and \
+                        child.attr.value in _TENSOR_ATTRS:
+                    self.tensors.add(child.value.value)
+            elif isinstance(child, cst.Comment):
+                self.comments.append(child)
+            elif isinstance(child, self._BINDS):
+                _names(child.target, self.assigned)
 
 
 def class_input(cls: cst.ClassDef) -> Optional[tuple[str, TensorEvidence]]:
@@ -418,34 +433,23 @@ def _texts(func: cst.FunctionDef):
         yield text, "docstring", doc
 
 
-class _Comments(cst.CSTVisitor):
-    def __init__(self):
-        self.found: list[cst.Comment] = []
-
-    def visit_Comment(self, node: cst.Comment) -> None:
-        self.found.append(node)
-
-
-def _comments(node) -> list[cst.Comment]:
-    visitor = _Comments()
-    node.visit(visitor)
-    return visitor.found
-
-
 def _statements(func: cst.FunctionDef, names: set, collector: _Collector) -> None:
     """Statements at the top of the body, each about the parameters as they are until
     something rebinds them: shape unpacking and size reads, ``# x: (B, T, C)`` comments, the
     arrow comment of a statement that reads one."""
     if not isinstance(func.body, cst.IndentedBlock):
+        collector.tensors |= _Scan(func.body, names).tensors
         return
     rebound: set[str] = set()
     for stmt in func.body.body:
         for line in stmt.leading_lines:
             if line.comment is not None:
                 _named_comment(line.comment, names - rebound, collector)
-        assigned = _assigned(stmt)
+        scan = _Scan(stmt, names)
+        collector.tensors |= scan.tensors
+        assigned = scan.assigned
         if not isinstance(stmt, cst.SimpleStatementLine):
-            for comment in _comments(stmt):
+            for comment in scan.comments:
                 _named_comment(comment, names - rebound - assigned, collector)
             rebound |= assigned
             continue
@@ -524,30 +528,6 @@ def _integer(node) -> Optional[int]:
 
 def _target_name(node) -> Optional[str]:
     return node.value if isinstance(node, cst.Name) else None
-
-
-def _assigned(node) -> set[str]:
-    """Names a statement binds (its assignment targets, a loop's variable, ...)."""
-    found: set[str] = set()
-
-    class Targets(cst.CSTVisitor):
-        def visit_AssignTarget(self, target):
-            _names(target.target, found)
-
-        def visit_AugAssign(self, small):
-            _names(small.target, found)
-
-        def visit_AnnAssign(self, small):
-            _names(small.target, found)
-
-        def visit_For(self, loop):
-            _names(loop.target, found)
-
-        def visit_NamedExpr(self, expr):
-            _names(expr.target, found)
-
-    node.visit(Targets())
-    return found
 
 
 def _names(target, found: set) -> None:

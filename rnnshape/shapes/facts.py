@@ -269,3 +269,5 @@ class Facts:
                 mine |= value
             elif isinstance(value, bool):
                 setattr(self, name, mine or value)
+            elif isinstance(value, dict):
+                mine.update(value)
