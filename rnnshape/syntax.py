@@ -75,22 +75,39 @@ def positions(module: cst.Module) -> dict:
         return dict(MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
 
 
-def walk(node: cst.CSTNode):
+def walk(node: cst.CSTNode, prune: tuple = ()):
     """Every node under ``node`` (itself included), read from the dataclass fields: libcst's
     ``children`` and ``visit`` rebuild each node they pass, which costs more than the
-    analysis that asks."""
-    stack = [node]
+    analysis that asks.  Nodes of a ``prune`` type are yielded but not entered."""
+    root, stack = node, [node]
     while stack:
         node = stack.pop()
         yield node
+        if prune and node is not root and isinstance(node, prune):
+            continue
         kids = []
-        for name in node.__dataclass_fields__:
+        for name in _node_fields(type(node)):
             value = getattr(node, name)
             if isinstance(value, cst.CSTNode):
                 kids.append(value)
             elif isinstance(value, (list, tuple)):
                 kids.extend(item for item in value if isinstance(item, cst.CSTNode))
         stack.extend(reversed(kids))
+
+
+_FIELDS: dict = {}
+# Field types that never hold a node worth visiting (plain values, and whitespace that cannot
+# carry a comment): skipping them saves most of a walk's getattr/isinstance work.
+_LEAF_TYPES = (str, bool, int, cst.SimpleWhitespace)
+
+
+def _node_fields(kind) -> tuple:
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = tuple(
+            name for name, spec in kind.__dataclass_fields__.items()
+            if not name.startswith("__") and spec.type not in _LEAF_TYPES)
+    return fields
 
 
 def parents(module: cst.Module, expressions: bool = True) -> dict:

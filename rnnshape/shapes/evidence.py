@@ -386,7 +386,8 @@ class _Scan:
         self.assigned: set[str] = set()
         self.comments: list[cst.Comment] = []
         self.tensors: set[str] = set()
-        for child in walk(node):
+        # a nested def or lambda has its own parameters: what it reads says nothing of ours
+        for child in walk(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             if isinstance(child, cst.Attribute):
                 if isinstance(child.value, cst.Name) and child.value.value in names and \
                         child.attr.value in _TENSOR_ATTRS:
@@ -436,16 +437,19 @@ def _texts(func: cst.FunctionDef):
 def _statements(func: cst.FunctionDef, names: set, collector: _Collector) -> None:
     """Statements at the top of the body, each about the parameters as they are until
     something rebinds them: shape unpacking and size reads, ``# x: (B, T, C)`` comments, the
-    arrow comment of a statement that reads one."""
+    arrow comment of a statement that reads one, a tensor attribute read (``x.size(1)``)."""
     if not isinstance(func.body, cst.IndentedBlock):
         collector.tensors |= _Scan(func.body, names).tensors
         return
     rebound: set[str] = set()
+    names = names - {"self", "cls"}
     for stmt in func.body.body:
+        if not names - rebound:
+            break  # every parameter rebound: what follows speaks of other values
         for line in stmt.leading_lines:
             if line.comment is not None:
                 _named_comment(line.comment, names - rebound, collector)
-        scan = _Scan(stmt, names)
+        scan = _Scan(stmt, names - rebound)
         collector.tensors |= scan.tensors
         assigned = scan.assigned
         if not isinstance(stmt, cst.SimpleStatementLine):

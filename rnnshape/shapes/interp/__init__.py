@@ -38,7 +38,7 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
     def __init__(self, entry: Union[Unit, cst.Module], loader=None):
         """``entry``: the source to run.  ``loader`` (``project.Sources``) resolves and reads
         the project's own modules that it imports; without one they stay unknown."""
-        self.entry = entry if isinstance(entry, Unit) else Unit("<module>", "", entry)
+        self.entry = entry if isinstance(entry, Unit) else Unit("<module>", entry.code, entry)
         self.module = self.entry.module
         self.loader = loader
         self.modules: dict = {}  # path -> ModuleV (None: unusable) of what the run imported
@@ -53,6 +53,7 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
         self.forwarded: set[int] = set()  # module instances whose forward has run
         self.summaries: dict[tuple, Any] = {}
         self.evidence: dict[int, dict] = {}  # function node id -> its parameters' evidence
+        self.recurrent_units: dict[int, bool] = {}  # id(unit) -> its text names a recurrent
         self.active: list[int] = []  # functions on the abstract call stack
         self.attr_branches: list[BranchAttrs] = []  # one per exec_branches in progress
         self.standalone = False  # True while analysing code nothing in the file calls

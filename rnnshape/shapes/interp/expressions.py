@@ -118,6 +118,10 @@ class Expressions:
     def _string(self, node, frame: Frame):
         # A plain literal keeps its text (a dict key, an option name); others are some str.
         if isinstance(node, cst.SimpleString):
+            raw = node.value
+            if len(raw) >= 2 and raw[0] in "'\"" and raw[-1] == raw[0] and "\\" not in raw \
+                    and not raw.startswith(raw[0] * 3):
+                return Lit(raw[1:-1])  # most strings: no prefix, escape or triple quote
             try:
                 with warnings.catch_warnings():  # ``"\d"``: the user's warning, not ours
                     warnings.simplefilter("ignore")

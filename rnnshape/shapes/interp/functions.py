@@ -16,6 +16,7 @@ from rnnshape.shapes.values import ClassV, FuncV, InstV, IntV, Lit, TensorV, Tup
 
 # A call of backward() anywhere in a file (``loss.backward()``, ``manual_backward(loss)``).
 _BACKWARD = re.compile(r"backward\s*\(")
+_RECURRENT_WORD = re.compile(r"LSTM|GRU|RNN|[Rr]ecurrent")
 
 
 class UserCode:
@@ -178,11 +179,23 @@ class UserCode:
         (``evidence.py``) when the function reads it as one, else unknown."""
         found = self.evidence.get(id(func.node))
         if found is None:
-            found = self.evidence[id(func.node)] = parameter_evidence(func.node)
+            # Only a recurrent module reads roles.  Code whose file never names one (most of a
+            # large library) gets no symbolic parameters: reading its text for evidence cost
+            # more than the rest of the analysis of the torch tree.
+            found = parameter_evidence(func.node) if self.names_recurrent(func.env.unit) else {}
+            self.evidence[id(func.node)] = found
         if name not in found:
             return None
         shape, notes = found[name].symbolic(name)
         return TensorV(shape, tuple(Step(node, None, note) for node, note in notes), grad=None)
+
+    def names_recurrent(self, unit) -> bool:
+        if unit is None:
+            return True
+        known = self.recurrent_units.get(id(unit))
+        if known is None:
+            known = self.recurrent_units[id(unit)] = bool(_RECURRENT_WORD.search(unit.text))
+        return known
 
     def default_of(self, param: cst.Param, env: Scope):
         """A parameter nobody passed: its default if it is a size, else unknown."""
