@@ -210,3 +210,12 @@ def test_device_cuda_without_a_gpu_is_an_error_not_a_pass():
     assert report.error == "--device cuda, but torch sees no CUDA device"
     assert report.exit_code == 2
     assert {f.verdict for f in report.findings} == {"error"}
+
+
+def test_a_location_in_an_error_is_printed_as_written_not_as_an_emoji(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("import torch\n" + "x = 1\n" * 98 + "def (:\n")
+    proc = subprocess.run([sys.executable, "-m", "rnnshape", "verify", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"{path}:100:" in proc.stderr and "\U0001f4af" not in proc.stderr

@@ -10,7 +10,8 @@ from rnnshape.diagnostic import FileError
 
 
 def run_verify(args) -> int:
-    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    # emoji off: ``file.py:100:26`` would otherwise print as ``file.py💯26``
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True, emoji=False)
     # find_spec looks without importing: check and fix stay torch-free, and so does this check.
     if importlib.util.find_spec("torch") is None:
         err.print("rnnshape: error: verify needs torch: pip install 'rnnshape[verify]' "
@@ -28,5 +29,5 @@ def run_verify(args) -> int:
     if args.output_format == "json":
         print(render_verify_json(report))
     else:
-        render_verify(Console(file=sys.stdout, highlight=False, width=160), report)
+        render_verify(Console(file=sys.stdout, highlight=False, width=160, emoji=False), report)
     return report.exit_code
