@@ -219,3 +219,33 @@ def test_a_location_in_an_error_is_printed_as_written_not_as_an_emoji(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert f"{path}:100:" in proc.stderr and "\U0001f4af" not in proc.stderr
+
+
+CRASH_NO_FINDING = '''
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(8, 16, batch_first=True)
+        self.fc = nn.Linear(16, 2)
+
+    def forward(self, x):
+        out, h = self.gru(x)
+        return self.fc(out[:, -1]).view(3, 7)
+
+
+model = M()
+y = model(torch.zeros(4, 5, 8))
+'''
+
+
+def test_a_run_that_raises_is_never_a_pass(tmp_path):
+    path = tmp_path / "crash.py"
+    path.write_text(CRASH_NO_FINDING)
+    report = verify(str(path), device="cpu")
+    assert report.findings == []
+    assert report.exit_code == 2
+    assert "RuntimeError: shape '[3, 7]' is invalid" in report.error and "line 18" in report.error

@@ -275,9 +275,27 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
     if fixed and "fixed" in analyses:
         judge_fixed(report.findings, analyses["fixed"], runs["fixed"], results, bindings,
                     report.pairs)
+    if not report.error:
+        report.error = _unexplained_crash(report)
     if report.error:
         for verdict in report.findings:
             if verdict.verdict in ("reproduced", "not reproduced", "not run", "fixed"):
                 verdict.verdict, verdict.detail = "error", report.error
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _unexplained_crash(report: Report) -> Optional[str]:
+    """A run that raised is never a pass: unless a finding it reproduces (or a fix it shows
+    not to work) explains the exception, the whole verification is an error naming it."""
+    verdicts = {f.verdict for f in report.findings}
+    # the original program's crash is what a reproduced (or since fixed) finding predicted; a
+    # fixed program's crash is a fix shown not to work
+    explains = {"reproduced", "fixed", "not fixed"}
+    for run in report.runs:
+        error = run["error"]
+        wanted = explains if run["program"] == "original" else {"not fixed", "error"}
+        if not run["ok"] and error and not verdicts & wanted:
+            return (f"the {run['program']} program raised at line {run['row']} "
+                    f"({run['call']}): {error}; no finding explains it")
+    return None
