@@ -7,13 +7,14 @@ A plan maps original nodes to replacements: a node, a ``FlattenSentinel`` of sta
 """
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Optional
 
 import libcst as cst
 
 from rnnshape.shapes.facts import Facts
-from rnnshape.syntax import Unit
+from rnnshape.syntax import Unit, walk
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
@@ -144,6 +145,37 @@ class FixContext:
     def row(self, node) -> int:
         return self.positions[node].start.line
 
+    def bound_at(self, name: str, node) -> bool:
+        """Whether code inserted at ``node`` may read ``name``: a builtin, a parameter or a
+        name bound earlier in one of the functions around it, or bound at module level (before
+        it, when ``node`` is itself at module level).  A safe fix uses no other name."""
+        if name in _BUILTINS:
+            return True
+        row = self.row(node)
+        functions = self._enclosing(node, cst.FunctionDef)
+        for func in functions:
+            params = func.params
+            every = [*params.posonly_params, *params.params, *params.kwonly_params,
+                     *(p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))]
+            if any(p.name.value == name for p in every) or \
+                    any(self.row(n) < row for n in _binders(func.body, name)):
+                return True
+        return any(functions or self.row(n) < row
+                   for stmt in self.module.body for n in _binders(stmt, name, nested=False))
+
+    def _enclosing(self, node, kinds) -> list:
+        """The nodes of ``kinds`` in the statement skeleton whose span holds ``node``."""
+        where = self.positions[node]
+        start, end = (where.start.line, where.start.column), (where.end.line, where.end.column)
+        found = []
+        for candidate in self.skeleton:
+            if isinstance(candidate, kinds):
+                span = self.positions[candidate]
+                if (span.start.line, span.start.column) <= start and \
+                        end <= (span.end.line, span.end.column):
+                    found.append(candidate)
+        return found
+
     def rows(self, nodes) -> str:
         """``12, 15``: the distinct first rows of ``nodes``, for a message."""
         return ", ".join(str(r) for r in sorted({self.row(n) for n in nodes}))
@@ -183,6 +215,35 @@ class FixContext:
         if any(node in changes for node in extra):
             return None
         return {**changes, **extra}
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _binders(node, name: str, nested: bool = True) -> list:
+    """The nodes in ``node`` that bind ``name``: assignment and loop targets, imports,
+    ``def``/``class`` names, ``with ... as`` and ``except ... as`` (``nested``: also inside
+    the functions and classes it holds)."""
+    found: list = []
+    for child in walk(node, () if nested else (cst.FunctionDef, cst.ClassDef)):
+        if isinstance(child, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For,
+                              cst.NamedExpr)):
+            target = child.target
+        elif isinstance(child, cst.AsName):
+            target = child.name
+        elif isinstance(child, (cst.FunctionDef, cst.ClassDef)) and child is not node:
+            target = child.name
+        elif isinstance(child, cst.ImportAlias) and child.asname is None:
+            target = cst.Name(cst.Module([]).code_for_node(child.name).split(".")[0])
+            if target.value == name:
+                found.append(child)
+            continue
+        else:
+            continue
+        names: list = []
+        target.visit(_Targets(names))
+        found.extend(n for n in names if n.value == name)
+    return found
 
 
 # ---------------------------------------------------------------------- edit helpers

@@ -276,3 +276,33 @@ def test_fixed_examples_run_under_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {}
     assert len(sources) >= 14
+
+
+EVAL_IN_HELPER = """\
+import torch
+
+
+def evaluate(net, batches):
+    net.eval()
+    with torch.no_grad():
+        return sum(float(net(x).mean()) for x, _ in batches)
+
+
+def fit(model, optimizer, batches, epochs):
+    for epoch in range(epochs):
+        for x, y in batches:
+            loss = (model(x) - y).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        evaluate(model, batches)
+"""
+
+
+def test_train_mode_fix_never_names_what_the_loop_cannot_see():
+    # ``net`` is the helper's name for the model: ``net.train()`` in fit's loop would raise
+    # NameError, so the finding stays without a fix.
+    [diag] = [d for d in check_source(EVAL_IN_HELPER) if d.code == "RNN105"]
+    assert diag.fix is None
+    result = fix_source(EVAL_IN_HELPER, "fit.py", {"RNN105"}, FixOptions(unsafe=True))
+    assert result.text == EVAL_IN_HELPER

@@ -5,9 +5,12 @@ adds a test here without touching this file.
 """
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
+import pyflakes.checker
+import pyflakes.messages
 import pytest
 
 from rnnshape.api import check_source
@@ -90,3 +93,19 @@ def test_rules_doc_is_up_to_date():
     assert DOCS.exists(), "run: python -m rnnshape.rule_docs > docs/rules.md"
     assert DOCS.read_text(encoding="utf-8") == rules_page(), \
         "docs/rules.md is stale; run: python -m rnnshape.rule_docs > docs/rules.md"
+
+
+def _undefined(source: str) -> set:
+    checker = pyflakes.checker.Checker(ast.parse(source))
+    return {m.message_args[0] for m in checker.messages
+            if isinstance(m, pyflakes.messages.UndefinedName)}
+
+
+@pytest.mark.parametrize("rule, index, source", list(_cases("invalid")))
+def test_a_fixed_example_reads_no_name_its_invalid_one_did_not_bind(rule, index, source):
+    # A fix may only use names bound where it edits: a NameError is worse than the warning.
+    example = rule.invalid[index]
+    before = _undefined(strip_marker(source)[0])
+    for fixed in (example.fixed, example.fixed_batch_first):
+        if isinstance(fixed, str):
+            assert _undefined(fixed) <= before, f"{rule.code} fix reads an unbound name"

@@ -143,6 +143,9 @@ def fit(model, optimizer, batches, epochs):
         if not isinstance(body, cst.IndentedBlock) or not body.body:
             return None
         first = body.body[0]
+        root = loop.receiver.split(".")[0].split("[")[0]
+        if not fctx.bound_at(root, first):
+            return None  # the model is named in a helper the loop calls, not in the loop
         new = cst.parse_statement(f"{loop.receiver}.train()\n")
         return Plan(SAFE, f"add `{loop.receiver}.train()` at the top of the loop",
                     {first: cst.FlattenSentinel([new, first])})
