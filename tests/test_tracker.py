@@ -1518,3 +1518,47 @@ rnn = nn.LSTM(10, 20)
     scope = analyze(src, "q.py").scope
     assert str(scope["X"].shape) == "(1, 8, 10)"
     assert str(scope["Y"].shape) == "(1, 8, 10)"
+
+
+EVAL_BRANCH = """
+import torch
+import torch.nn as nn
+
+model = nn.LSTM(8, 16)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def run_epoch(batches, train):
+    if train:
+        model.train()
+    else:
+        model.eval()
+    total = 0.0
+    for x in batches:
+        out, _ = model(x)
+        loss = out.pow(2).mean()
+        if train:
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        total += loss.item()
+    return total
+
+
+batches = [torch.zeros(5, 3, 8)]
+for epoch in range(3):
+    run_epoch(batches, True)
+    run_epoch(batches, {mode})
+"""
+
+
+def test_an_eval_mode_chosen_by_an_if_lasts_after_it():
+    src = EVAL_BRANCH.format(mode="False")
+    assert [(d.code, d.row) for d in check_source(dedent(src))] == [
+        ("RNN101", row(src, "out, _ = model(x)"))]
+
+
+def test_an_eval_mode_on_some_paths_with_backward_on_others_stays_silent():
+    # ``train`` unknown: the same loop may be the training one
+    src = EVAL_BRANCH.format(mode="bool(epoch % 2)")
+    assert [d.code for d in check_source(dedent(src))] == []

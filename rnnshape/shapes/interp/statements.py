@@ -38,7 +38,10 @@ def _record_fields(node: cst.ClassDef, bases) -> Optional[tuple]:
 class Statements:
     """The statement half of the interpreter (see ``Interpreter``)."""
 
-    def exec_block(self, stmts, frame: Frame):
+    def exec_block(self, stmts, frame: Frame, branch: bool = False):
+        """``branch``: the body of an ``if``; an evaluation region it opens and does not end
+        goes on after the ``if`` (``if train: model.train() else: model.eval()``), unless the
+        branch returns."""
         opened = []
         for stmt in stmts:
             if frame.done:
@@ -51,9 +54,15 @@ class Statements:
             elif marker is not None:
                 self.recorder.eval_mode(marker)
             self.exec_stmt(stmt, frame)
+            if self.carried:  # regions the branches of this statement left open
+                opened.extend(self.carried)
+                self.carried = []
             if isinstance(marker, EvalRegion):
                 opened.append(self.recorder.open_region(marker, frame.no_grad))
-        self.recorder.close_regions(opened)
+        if branch and not frame.done:
+            self.carried.extend(opened)
+        else:
+            self.recorder.close_regions(opened)
 
     def mode_marker(self, stmt, frame: Frame):
         """``x.eval()`` opens an evaluation region (returned), ``x.train()`` closes it."""
@@ -122,7 +131,8 @@ class Statements:
             self.exec_branches([stmt.body.body, self.orelse_body(stmt.orelse)], frame)
         else:
             # ``if self.bidirectional:`` with the flag known: only that branch runs
-            self.exec_block(stmt.body.body if known else self.orelse_body(stmt.orelse), frame)
+            self.exec_block(stmt.body.body if known else self.orelse_body(stmt.orelse), frame,
+                            branch=True)
 
     def _for(self, stmt, frame: Frame):
         iterable = self.eval(stmt.iter, frame)
@@ -197,7 +207,7 @@ class Statements:
                 for name in (unknown[i] if unknown else ()):
                     frame.scope.vars[name] = None
                 frame.done = False
-                self.exec_block(body, frame)
+                self.exec_block(body, frame, branch=True)
                 results.append(frame.scope.vars)
                 ended.append(frame.done)
                 attrs_after.append(record.snapshot())
