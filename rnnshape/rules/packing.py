@@ -32,7 +32,9 @@ class PackedSequence(Rule):
     name = "packed-sequence"
     summary = "pack/pad batch_first disagreeing with the data or the module; lengths on the GPU"
     what = ("Finds `pack_padded_sequence` whose `batch_first` disagrees with the layout the "
-            "tracker proves for the padded data, `pad_packed_sequence` whose `batch_first` "
+            "tracker proves for the padded data (or, left to its default, with what the code "
+            "says elsewhere: a `pad_packed_sequence(..., batch_first=True)` of the result, a "
+            "batch-first module reading it), `pad_packed_sequence` whose `batch_first` "
             "disagrees with the layout the sequences were packed from (or, when that is not "
             "known, with the module that produced the packed output), and `lengths` moved to "
             "the GPU (`.cuda()`, `.to(device)`).")
@@ -118,6 +120,38 @@ out, h = rnn(packed)
 """,
         ),
         Invalid(
+            """import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(8, 16)
+
+    def forward(self, x, lengths):
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)  # <- here
+        out, _ = self.rnn(packed)
+        padded, _ = pad_packed_sequence(out, batch_first=True)
+        return padded
+""",
+            fixed="""import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(8, 16)
+
+    def forward(self, x, lengths):
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=False, batch_first=True)
+        out, _ = self.rnn(packed)
+        padded, _ = pad_packed_sequence(out, batch_first=True)
+        return padded
+""",
+        ),
+        Invalid(
             """import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -149,6 +183,14 @@ packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True)
                                f"{call.data.shape}: it would pack batch as time")
                     yield self.finding(call.node, message, call.data.trace,
                                        data=PackData(call, data_bf))
+                elif data_bf is None and call.batch_first is False and not call.explicit:
+                    stated = self._stated_layout(call)
+                    if stated is not None:
+                        message = (f"`{name}` packs with the default batch_first=False, but "
+                                   f"{stated} says the data is batch-first: it would pack "
+                                   f"batch as time")
+                        trace = call.data.trace if isinstance(call.data, TensorV) else ()
+                        yield self.finding(call.node, message, trace, data=PackData(call, True))
                 if isinstance(call.lengths, TensorV) and call.lengths.on_device:
                     message = f"`{name}` needs lengths on the CPU (int64), but they were moved to the GPU"
                     yield self.finding(call.node, message, call.lengths.trace,
@@ -158,11 +200,25 @@ packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True)
                 if finding is not None:
                     yield finding
 
+    @staticmethod
+    def _stated_layout(call) -> Optional[str]:
+        """What else in the code says the packed data is batch-first: the pad call that
+        unpacks it with batch_first=True written, or the module it feeds built batch-first."""
+        if call.unpacked_with is True:
+            return "`pad_packed_sequence(..., batch_first=True)` later"
+        if call.consumer is not None and call.consumer.flag("batch_first") is True:
+            label = call.consumer.label or call.consumer.kind
+            return f"`{label}` (batch_first=True)"
+        return None
+
     def _unpacked(self, call, name: str) -> Optional[Finding]:
         """A packed sequence ignores the module's batch_first: what the padded output should
         match is the layout the sequences were packed from, and only when that is unknown the
         module's flag (the layout its author works in)."""
         packed_bf = getattr(call.data, "batch_first", None)
+        pack = getattr(call.data, "pack", None)
+        if pack is not None and not pack.explicit and call.explicit:
+            return None  # the pack left to its default is the one to fix (see _stated_layout)
         if packed_bf is not None:
             if packed_bf == call.batch_first:
                 return None

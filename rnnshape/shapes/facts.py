@@ -189,6 +189,11 @@ class PackCall:
     data: Any = None  # pack: the padded tensor; pad: the PackedV
     lengths: Any = None
     module: Optional[ModuleInfo] = None  # pad: the module that produced the packed output
+    explicit: bool = False  # batch_first written in the call, not left to its default
+    # pack: the module that read the packed sequence, and the batch_first the code later
+    # unpacked it with (when written): what the code says about the data's layout
+    consumer: Optional[ModuleInfo] = None
+    unpacked_with: Optional[bool] = None
 
 
 @dataclass

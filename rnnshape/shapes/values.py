@@ -191,6 +191,7 @@ class PackedV:
     time: Optional[Dim] = None
     # the layout it was packed from (``pack_padded_sequence``'s batch_first); None: unknown
     batch_first: Optional[bool] = None
+    pack: Any = None  # the PackCall fact that made it
 
 
 @dataclass

@@ -95,15 +95,18 @@ def pack(call: OpCall) -> PackedV:
     """``pack_padded_sequence(x, lengths, batch_first)`` and ``pack_sequence``."""
     x = call.first
     last = x.shape.last_dim if isinstance(x, TensorV) else None
-    batch = time = batch_first = None
+    batch = time = batch_first = fact = None
     if call.qualname.endswith("pack_padded_sequence"):
         batch_first = bool_arg(call.args, call.kwargs, 2, "batch_first", False)
-        call.recorder.pack(PackCall(call.node, "pack", batch_first, x, call.arg(1, "lengths")))
+        fact = PackCall(call.node, "pack", batch_first, x, call.arg(1, "lengths"),
+                        explicit=call.arg(2, "batch_first") is not None)
+        call.recorder.pack(fact)
         dims = x.shape.dims if isinstance(x, TensorV) else None
         if dims is not None and len(dims) >= 2 and batch_first is not None:
             where = axes(batch_first)
             batch, time = dims[where.batch], dims[where.time]
-    return PackedV(last, x.rnn_src if isinstance(x, TensorV) else None, batch, time, batch_first)
+    return PackedV(last, x.rnn_src if isinstance(x, TensorV) else None, batch, time, batch_first,
+                   fact)
 
 
 def unpack(call: OpCall):
@@ -112,7 +115,11 @@ def unpack(call: OpCall):
     if not isinstance(packed, PackedV):
         return None
     batch_first = bool_arg(call.args, call.kwargs, 1, "batch_first", False)
-    call.recorder.pack(PackCall(call.node, "pad", batch_first, packed, module=packed.rnn_src))
+    explicit = call.arg(1, "batch_first") is not None
+    call.recorder.pack(PackCall(call.node, "pad", batch_first, packed, module=packed.rnn_src,
+                                explicit=explicit))
+    if packed.pack is not None and explicit and batch_first is not None:
+        packed.pack.unpacked_with = batch_first
     shape = Shape.unknown(packed.last)
     if None not in (packed.batch, packed.time, packed.last, batch_first):
         where = axes(batch_first)

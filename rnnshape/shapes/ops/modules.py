@@ -80,7 +80,9 @@ def _outputs(info: ModuleInfo, x: TensorV, call: OpCall) -> TupleV:
 def _packed(info: ModuleInfo, x: PackedV, hx, call: OpCall) -> TupleV:
     call.recorder.recurrent(RecurrentCall(call.node, info, Shape.unknown(x.last), (), None, hx,
                                           batch=x.batch))
-    packed = PackedV(info.out_size, info, x.batch, x.time, x.batch_first)
+    if x.pack is not None and info.flag("batch_first") is not None:
+        x.pack.consumer = info
+    packed = PackedV(info.out_size, info, x.batch, x.time, x.batch_first, x.pack)
     return TupleV((packed, _state(info, x.batch or Dim.unknown())))
 
 
