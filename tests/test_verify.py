@@ -249,3 +249,46 @@ def test_a_run_that_raises_is_never_a_pass(tmp_path):
     assert report.findings == []
     assert report.exit_code == 2
     assert "RuntimeError: shape '[3, 7]' is invalid" in report.error and "line 18" in report.error
+
+
+CONSTANTS = '''
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+EMB, HID = 8, 16
+CFG = {"layers": 2}
+
+
+@dataclass
+class Config:
+    dropout: float = 0.0
+    bidirectional: bool = False
+
+
+cfg = Config(bidirectional=True)
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(EMB, HID, num_layers=CFG["layers"], bidirectional=cfg.bidirectional)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return out[-1]
+
+
+model = M()
+y = model(torch.zeros(5, 3, 8))
+'''
+
+
+def test_constants_in_tuples_dicts_and_dataclasses_are_extracted(tmp_path):
+    path = tmp_path / "constants.py"
+    path.write_text(CONSTANTS)
+    report = verify(str(path), device="cpu")
+    assert report.error is None and report.exit_code == 0
+    [run] = report.runs
+    assert run["ok"] and run["runtime"][0]["input"] == [5, 3, 8]

@@ -9,6 +9,7 @@ import json
 import socket
 import sys
 import traceback
+import types
 
 
 def _no_network(*args, **kwargs):
@@ -141,7 +142,11 @@ def main() -> int:
     out["device"] = device
     namespaces = {}
     for name, program in spec["programs"].items():
-        ns = {"__name__": f"rnnshape_verify_{name}", "__file__": spec["filename"]}
+        # a real module object: ``@dataclass`` (and pickling) look the class's module up
+        module = types.ModuleType(f"rnnshape_verify_{name}")
+        module.__file__ = spec["filename"]
+        sys.modules[module.__name__] = module
+        ns = module.__dict__
         try:
             exec(compile(program, spec["filename"], "exec"), ns)
         except BaseException as exc:

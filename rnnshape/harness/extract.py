@@ -33,7 +33,26 @@ def _is_constant(node, known: set[str]) -> bool:
     if isinstance(node, (cst.Tuple, cst.List)):
         return all(not isinstance(e, cst.StarredElement) and _is_constant(e.value, known)
                    for e in node.elements)
+    if isinstance(node, cst.Dict):  # ``CFG = {"hidden": 16}``
+        return all(isinstance(e, cst.DictElement) and _is_constant(e.key, known) and
+                   _is_constant(e.value, known) for e in node.elements)
+    if isinstance(node, cst.Subscript):  # ``CFG["hidden"]``
+        return _is_constant(node.value, known) and all(
+            isinstance(e.slice, cst.Index) and _is_constant(e.slice.value, known)
+            for e in node.slice)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
+            node.func.value in known:
+        # a dataclass of the file built from constants (``Config(hidden=16)``): a record, no
+        # behaviour of its own
+        return all(arg.star == "" and _is_constant(arg.value, known) for arg in node.args)
+    if isinstance(node, cst.Attribute):  # ``cfg.hidden``
+        return _is_constant(node.value, known)
     return False
+
+
+def _is_dataclass(node: cst.ClassDef) -> bool:
+    return any(cst.Module([]).code_for_node(d.decorator).split("(")[0].rpartition(".")[2]
+               == "dataclass" for d in node.decorators)
 
 
 def _only_imports(body) -> bool:
@@ -71,6 +90,8 @@ def build_program(module: cst.Module, scope: dict, bindings: Bindings) -> str:
     for stmt in module.body:
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             kept.append(module.code_for_node(stmt.with_changes(leading_lines=())))
+            if isinstance(stmt, cst.ClassDef) and _is_dataclass(stmt):
+                known.add(stmt.name.value)
             continue
         if isinstance(stmt, cst.Try) and _only_imports(stmt.body.body):
             kept.append(module.code_for_node(stmt.with_changes(leading_lines=())))
@@ -83,6 +104,12 @@ def build_program(module: cst.Module, scope: dict, bindings: Bindings) -> str:
                         module.code_for_node(small.module) == "__future__":
                     continue  # must stay first in a file; the harness does not need it
                 kept.append(module.code_for_node(small) + "\n")
+                continue
+            pairs = _tuple_assignment(small)
+            if pairs is not None:  # ``EMB, HID = 8, 16``
+                if all(_is_constant(v, known) for _, v in pairs):
+                    kept.extend(f"{t} = {module.code_for_node(v)}\n" for t, v in pairs)
+                    known.update(t for t, _ in pairs)
                 continue
             target, value = _simple_assignment(small)
             if target is None:
@@ -106,6 +133,20 @@ def build_program(module: cst.Module, scope: dict, bindings: Bindings) -> str:
                     kept.append(f"{target} = {expr}\n")
                     known.add(target)
     return "".join(kept)
+
+
+def _tuple_assignment(small) -> Optional[list]:
+    """``a, b = 1, 2``: the (name, value) pairs; None for any other statement."""
+    if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+        return None
+    target, value = small.targets[0].target, small.value
+    if not (isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List))
+            and len(target.elements) == len(value.elements)):
+        return None
+    if not all(isinstance(e.value, cst.Name) and not isinstance(e, cst.StarredElement)
+               for e in target.elements):
+        return None
+    return [(t.value.value, v.value) for t, v in zip(target.elements, value.elements)]
 
 
 def _simple_assignment(small):
