@@ -7,9 +7,9 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, argument, doubled
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, argument, doubled, int_value
 from rnnshape.rules.base import Context, Finding, Invalid, Rule
-from rnnshape.shapes.axes import axes
+from rnnshape.shapes.axes import axes, layout_conflict
 from rnnshape.shapes.dims import Dim
 from rnnshape.shapes.facts import ModuleInfo, RecurrentCall, StatePick
 from rnnshape.shapes.values import TensorV, TupleV
@@ -266,7 +266,9 @@ class BidirectionalFinalState(Rule):
     name = "bidirectional-final-state"
     summary = "h_n[-1] (or [0]) used as the summary of a bidirectional module: one direction only"
     what = ("Finds a single slice of a bidirectional module's final state — `h_n[-1]`, `h_n[0]`, "
-            "`h_n.squeeze(0)` — that is not concatenated with the other direction.")
+            "`h_n.squeeze(0)` — that is not concatenated with the other direction, and the "
+            "output's last time step (`out[:, -1]`, `out[-1]`) taken as its summary, where the "
+            "backward direction has read one step.")
     why = ("`h_n` of a bidirectional module stacks the directions: `h_n[-1]` is the backward "
            "direction of the last layer only, which has read the sequence from the end and "
            "summarises its *first* step best.  A classifier fed with it ignores half of what the "
@@ -306,6 +308,18 @@ out, h_n = gru(x)
 logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
 """,
         ),
+        Invalid(
+            """import torch
+import torch.nn as nn
+
+gru = nn.GRU(10, 20, batch_first=True, bidirectional=True)
+head = nn.Linear(40, 2)
+batch_size, seq_len = 3, 5
+out, h_n = gru(torch.randn(batch_size, seq_len, 10))
+logits = head(out[:, -1])  # <- here
+""",
+            fixed=None,
+        ),
     )
 
     def check(self, ctx: Context):
@@ -319,9 +333,46 @@ logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
             message = (f"{what} of `{label}`'s final state keeps one direction of a bidirectional "
                        f"{pick.module.kind}; concatenate both directions")
             yield self.finding(pick.node, message, pick.trace, data=pick)
+        yield from self._last_steps(ctx, seen)
+
+    def _last_steps(self, ctx: Context, seen: set):
+        """``fc(out[:, -1])`` of a bidirectional module: the forward half has read the whole
+        sequence there, the backward half one step."""
+        calls = {id(c.node): c for c in ctx.facts.recurrent_calls}
+        for use in ctx.facts.layout_uses:
+            node, module = use.node, use.module
+            if use.kind != "index" or not isinstance(node, cst.Subscript) or \
+                    id(node) in seen or not module.flag("bidirectional"):
+                continue
+            call = calls.get(id(use.call))
+            batch_first = module.flag("batch_first")
+            if batch_first is None or call is None or layout_conflict(call) is not None or \
+                    use.shape.dims is None or len(use.shape.dims) != 3:
+                continue
+            time = 1 if batch_first else 0
+            elements = list(node.slice)
+            if len(elements) <= time or not all(_whole(e) for e in elements[:time]) or \
+                    not isinstance(elements[time].slice, cst.Index) or \
+                    int_value(elements[time].slice.value) != -1 or \
+                    any(not _whole(e) for e in elements[time + 1:]):
+                continue
+            seen.add(id(node))
+            label = module.label or module.kind
+            hidden = ctx.one_line(argument(module.node, 1, "hidden_size")) \
+                if isinstance(module.node, cst.Call) and \
+                argument(module.node, 1, "hidden_size") is not None else "hidden_size"
+            base = ctx.one_line(node.value)
+            first, last = ("[:, 0", "[:, -1") if batch_first else ("[0", "[-1")
+            message = (f"`{ctx.one_line(node)}` of bidirectional `{label}`: the backward "
+                       f"direction has read only the last step there; use "
+                       f"`torch.cat(({base}{last}, :{hidden}], {base}{first}, {hidden}:]), "
+                       f"dim=-1)` or the final state h_n")
+            yield self.finding(node, message, data=use)
 
     def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
-        pick: StatePick = finding.data
+        pick = finding.data
+        if not isinstance(pick, StatePick):
+            return None  # a last step of the output: which fix fits depends on the head
         node = pick.node
         if pick.index != -1 or not isinstance(node, cst.Subscript):
             return None
@@ -341,3 +392,10 @@ logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
                 changes[arg] = cst.parse_expression(twice)
                 message += f", and in_features = {twice}"
         return Plan(UNSAFE, message, changes)
+
+
+def _whole(element) -> bool:
+    """``:``, a whole axis."""
+    sl = element.slice
+    return isinstance(sl, cst.Slice) and sl.lower is None and sl.upper is None and \
+        sl.step is None
