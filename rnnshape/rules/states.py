@@ -362,7 +362,7 @@ logits = head(out[:, -1])  # <- here
                 if isinstance(module.node, cst.Call) and \
                 argument(module.node, 1, "hidden_size") is not None else "hidden_size"
             base = ctx.one_line(node.value)
-            first, last = ("[:, 0", "[:, -1") if batch_first else ("[0", "[-1")
+            first, last = ("[:, 0", "[:, -1") if batch_first else ("[0, :", "[-1, :")
             message = (f"`{ctx.one_line(node)}` of bidirectional `{label}`: the backward "
                        f"direction has read only the last step there; use "
                        f"`torch.cat(({base}{last}, :{hidden}], {base}{first}, {hidden}:]), "
