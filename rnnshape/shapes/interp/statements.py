@@ -124,14 +124,14 @@ class Statements:
 
     def _if(self, stmt, frame: Frame):
         if self.is_main_guard(stmt.test, frame):
-            self.exec_block(self.orelse_body(stmt.orelse), frame)
+            self.exec_block(orelse_body(stmt.orelse), frame)
             return
         known = truth(self.eval(stmt.test, frame))
         if known is None:
-            self.exec_branches([stmt.body.body, self.orelse_body(stmt.orelse)], frame)
+            self.exec_branches([stmt.body.body, orelse_body(stmt.orelse)], frame)
         else:
             # ``if self.bidirectional:`` with the flag known: only that branch runs
-            self.exec_block(stmt.body.body if known else self.orelse_body(stmt.orelse), frame,
+            self.exec_block(stmt.body.body if known else orelse_body(stmt.orelse), frame,
                             branch=True)
 
     def _for(self, stmt, frame: Frame):
@@ -181,14 +181,6 @@ class Statements:
         # the subject, which we do not follow.
         self.exec_branches([case.body.body for case in stmt.cases] + [[]], frame,
                            unknown=[pattern_names(c.pattern) for c in stmt.cases] + [[]])
-
-    @staticmethod
-    def orelse_body(orelse):
-        if orelse is None:
-            return []
-        if isinstance(orelse, cst.If):
-            return [orelse]
-        return orelse.body.body
 
     def exec_branches(self, branches, frame: Frame, unknown=None):
         """Run each body from the same state and join; ``unknown[i]``: names branch i rebinds
@@ -439,3 +431,12 @@ class Statements:
         cst.TryStar: _try,
         cst.Match: _match,
     }
+
+
+def orelse_body(orelse) -> list:
+    """The statements of an ``else`` (an ``elif`` is one ``if`` statement)."""
+    if orelse is None:
+        return []
+    if isinstance(orelse, cst.If):
+        return [orelse]
+    return orelse.body.body
