@@ -1562,3 +1562,56 @@ def test_an_eval_mode_on_some_paths_with_backward_on_others_stays_silent():
     # ``train`` unknown: the same loop may be the training one
     src = EVAL_BRANCH.format(mode="bool(epoch % 2)")
     assert [d.code for d in check_source(dedent(src))] == []
+
+
+TAGGER = """
+import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader, Dataset
+
+
+class Sentences(Dataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        length = 3 + i % 5
+        return torch.randint(1, 20, (length,)), torch.randint(0, 5, (length,))
+
+
+def collate(batch):
+    words, tags = zip(*batch)
+    return pad_sequence(words, batch_first=True), pad_sequence(tags, batch_first=True)
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 8)
+        self.lstm = nn.LSTM(8, 16)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, words):
+        out, _ = self.lstm(self.emb(words).transpose(0, 1))
+        return self.fc(out)
+
+
+model = Tagger()
+criterion = nn.CrossEntropyLoss()
+for words, tags in DataLoader(Sentences(40), batch_size=8, collate_fn=collate):
+    logits = model(words)
+    loss = criterion(logits.view(-1, 5), tags.view(-1))
+"""
+
+
+def test_a_flatten_of_unknown_length_keeps_which_dims_it_merges():
+    # the padded length is unknown, but tags.view(-1) still flattens (batch, time) while the
+    # time-major logits flatten (time, batch)
+    assert [(d.code, d.row) for d in check_source(dedent(TAGGER))] == [
+        ("RNN006", row(TAGGER, "loss = criterion"))]
+    fixed = TAGGER.replace("self.fc(out)", "self.fc(out).transpose(0, 1)")
+    assert [d.code for d in check_source(dedent(fixed))] == []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rnnshape.shapes.axes import axes
+from rnnshape.shapes.axes import axes, data_layout
 from rnnshape.shapes.dims import BATCH, TIME, Dim, Shape
 from rnnshape.shapes.facts import LossCall, ModuleInfo, PackCall
 from rnnshape.shapes.ops.base import OpCall, as_dim, bool_arg
@@ -103,7 +103,10 @@ def pack(call: OpCall) -> PackedV:
         call.recorder.pack(fact)
         dims = x.shape.dims if isinstance(x, TensorV) else None
         if dims is not None and len(dims) >= 2 and batch_first is not None:
-            where = axes(batch_first)
+            # Packed against what the data's roles prove, RNN008 reports the call; what follows
+            # is followed as if it were right, so one mistake makes one finding.
+            stated = data_layout(x.shape)
+            where = axes(batch_first if stated is None else stated)
             batch, time = dims[where.batch], dims[where.time]
     return PackedV(last, x.rnn_src if isinstance(x, TensorV) else None, batch, time, batch_first,
                    fact)

@@ -94,12 +94,24 @@ def _inferred(new: list[Dim], at: int, old: Optional[list[Dim]], pool: list[Dim]
     rest = product(d for k, d in enumerate(new) if k != at)
     quotient = product(old).exact_div(rest) if rest.known else None
     if quotient is None:
-        return Dim.unknown()
+        return _merged(new, at, old)
     if len(pool) == 1 and pool[0].same(quotient) is True:
         return pool[0]
     if len(pool) >= 2 and product(pool).same(quotient) is True:
         return quotient.with_parts(pool)
     return quotient
+
+
+def _merged(new: list[Dim], at: int, old: list[Dim]) -> Dim:
+    """An unknown ``-1`` that provably merges a run of old dims (the new dims around it equal
+    the old ones around the run): its size is unknown, but which dims it flattens, in which
+    order, is known (``tags.view(-1)`` of ``(batch, time)``)."""
+    after = len(new) - at - 1
+    if len(old) - at - after < 2 or \
+            any(a.same(b) is not True for a, b in zip(old[:at], new[:at])) or \
+            any(a.same(b) is not True for a, b in zip(old[len(old) - after:], new[at + 1:])):
+        return Dim.unknown()
+    return Dim.unknown().with_parts(old[at:len(old) - after])
 
 
 def reshape(x: TensorV, sizes: Optional[list[Dim]], node) -> Optional[TensorV]:
