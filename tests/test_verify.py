@@ -292,3 +292,34 @@ def test_constants_in_tuples_dicts_and_dataclasses_are_extracted(tmp_path):
     assert report.error is None and report.exit_code == 0
     [run] = report.runs
     assert run["ok"] and run["runtime"][0]["input"] == [5, 3, 8]
+
+
+OTHER_CRASH = '''
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, bidirectional=True)
+        self.fc = nn.Linear(16, 2)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        total = out.sum(dim=5)
+        return self.fc(out[-1]) + total
+
+
+model = M()
+y = model(torch.zeros(5, 3, 8))
+'''
+
+
+def test_a_crash_the_finding_does_not_predict_is_an_error_not_a_reproduction(tmp_path):
+    path = tmp_path / "other.py"
+    path.write_text(OTHER_CRASH)
+    report = verify(str(path), device="cpu")
+    [finding] = [f for f in report.findings if f.code == "RNN004"]
+    assert finding.verdict == "error" and "Dimension out of range" in finding.detail
+    assert report.exit_code == 2 and "Dimension out of range" in report.error

@@ -113,6 +113,27 @@ def _static(shape, bindings: Bindings) -> str:
     return f"{shape} = {tuple(bound)}" if bound else str(shape)
 
 
+# What torch says when each shape mistake makes a run fail (lower case, any one matches).  A
+# rule whose mistake is silent (the wrong step, the wrong direction) predicts no exception.
+_CRASHES = {
+    "RNN001": ("input.size(-1)", "expected hidden", "input_size", "expected input batch_size",
+               "shape", "size mismatch"),
+    "RNN002": ("input.size(-1)", "input_size"),
+    "RNN003": ("expected hidden", "hidden size", "hx", "batch size"),
+    "RNN004": ("mat1 and mat2", "cannot be multiplied", "size mismatch"),
+    "RNN006": ("view size is not compatible", "shape", "expected input batch_size"),
+    "RNN007": ("expected target size", "target", "only batches of spatial targets"),
+    "RNN008": ("lengths", "batch_size", "packed", "pack"),
+    "RNN009": ("values to unpack", "has no attribute", "tuple", "not subscriptable"),
+}
+
+
+def _predicts(code: str, error: str) -> bool:
+    """Whether the exception is the failure the finding says the code will hit."""
+    text = error.lower()
+    return any(word in text for word in _CRASHES.get(code, ()))
+
+
 def judge_original(analysis: Analysis, runs: list[Run], results: dict, bindings: Bindings):
     verdicts = []
     for finding in analysis.findings:
@@ -135,7 +156,12 @@ def judge_original(analysis: Analysis, runs: list[Run], results: dict, bindings:
             continue
         failed = [o for o in outcome if not o["ok"]]
         if failed:
-            verdict.verdict, verdict.detail = "reproduced", failed[0]["error"]
+            error = failed[0]["error"] or ""
+            if _predicts(finding.code, error):
+                verdict.verdict, verdict.detail = "reproduced", error
+            else:
+                verdict.verdict = "error"
+                verdict.detail = f"the run raised {error}, which is not what {finding.code} predicts"
             continue
         if finding.code == "RNN001" and call is not None and hasattr(call, "module"):
             expected = bindings.shape(call.shape.dims)
