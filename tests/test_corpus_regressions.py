@@ -399,3 +399,43 @@ def test_the_branch_a_recurrent_module_takes_is_still_checked():
 def test_one_direction_with_full_slices_still_reported():
     one = BIDIR_SUMMARY.format(summary="hidden[-1, :, :]").replace("Linear(64", "Linear(32")
     assert codes(one) == [("RNN010", 13)]
+
+
+PATH_SENSITIVE = """
+import torch
+import torch.nn as nn
+
+
+class C(nn.Module):
+    def __init__(self, batch_first=True, layers=1):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, num_layers=layers, batch_first=batch_first,
+                            dropout=0.2 if layers > 1 else 0.0)
+        self.batch_first = batch_first
+
+    def forward(self, x):
+        out, (h, c) = self.lstm(x)
+        if self.lstm.batch_first:
+            last = out[:, -1]
+        else:
+            last = out[-1]
+        if self.lstm.num_layers > 1:
+            h = h[-1]
+        else:
+            h = h.squeeze(0)
+        if self.training:
+            last = last * 1.0
+        return last, h
+
+
+batch_size, seq_len = 4, 10
+model = C()
+a = model(torch.randn(batch_size, seq_len, 8))
+"""
+
+
+def test_tests_of_the_modules_own_properties_pick_the_branch():
+    # batch_first, num_layers and training decide which branch runs: only that one is judged
+    assert codes(PATH_SENSITIVE) == []
+    wrong = PATH_SENSITIVE.replace("if self.lstm.batch_first:", "if not self.lstm.batch_first:")
+    assert codes(wrong) == [("RNN005", 18)]
