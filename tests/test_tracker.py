@@ -1615,3 +1615,30 @@ def test_a_flatten_of_unknown_length_keeps_which_dims_it_merges():
         ("RNN006", row(TAGGER, "loss = criterion"))]
     fixed = TAGGER.replace("self.fc(out)", "self.fc(out).transpose(0, 1)")
     assert [d.code for d in check_source(dedent(fixed))] == []
+
+
+TRANSPOSED_TARGETS = """
+import torch
+import torch.nn as nn
+
+seq_len, batch_size, vocab = 12, 4, 30
+emb = nn.Embedding(vocab, 8)
+rnn = nn.GRU(8, 16)
+fc = nn.Linear(16, vocab)
+criterion = nn.CrossEntropyLoss()
+tokens = torch.randint(0, vocab, (seq_len, batch_size))
+targets = torch.randint(0, vocab, (seq_len, batch_size))
+out, _ = rnn(emb(tokens))
+logits = fc(out)
+loss = criterion(logits.view(-1, vocab), targets.t().reshape(-1))
+loss2 = criterion(logits.view(-1, vocab), targets.transpose(0, 1).contiguous().view(-1))
+"""
+
+
+def test_time_major_logits_against_targets_transposed_to_batch_major():
+    assert [(d.code, d.row) for d in check_source(dedent(TRANSPOSED_TARGETS))] == [
+        ("RNN006", row(TRANSPOSED_TARGETS, "loss = criterion")),
+        ("RNN006", row(TRANSPOSED_TARGETS, "loss2 = criterion"))]
+    right = TRANSPOSED_TARGETS.replace("targets.t().reshape(-1)", "targets.reshape(-1)")
+    assert [d.row for d in check_source(dedent(right))] == [
+        row(TRANSPOSED_TARGETS, "loss2 = criterion")]
