@@ -275,11 +275,12 @@ def flip_mutants(analysis, text: str, tree: dict):
                      any(has_evidence(c.shape) for c in (visible or calls)),
                      analysis.module.deep_replace(node, flipped(node)).code,
                      "" if visible else first_reason(reasons), lines,
-                     after=lambda mutant, row=row: flip_after(mutant, row))
+                     after=lambda mutant, row=row: misread_after(mutant, {row}))
 
 
-def flip_after(mutant, row: int) -> str:
-    shaped = [c for c in shaped_calls_at(mutant, row) if len(c.shape.dims) == 3]
+def misread_after(mutant, rows) -> str:
+    """Why the mutant's facts show no misreading by the modules built on ``rows``, or ""."""
+    shaped = [c for r in rows for c in shaped_calls_at(mutant, r) if len(c.shape.dims) == 3]
     if not shaped:
         return "module not reached after mutation"
     if not any(misread(c.module, c.shape.dims, expected_roles(c.module, c.shape))
@@ -356,21 +357,12 @@ def transpose_mutants(analysis, text: str, tree: dict):
                                        if analysis.unit.holds(c.node)}
         code = analysis.module.code_for_node(op.node)
         site = code if len(code) <= 40 else code[:37] + "..."
-
-        def after(mutant, module_rows=module_rows):
-            shaped = [c for r in module_rows for c in shaped_calls_at(mutant, r)
-                      if len(c.shape.dims) == 3]
-            if not shaped:
-                return "module not reached after mutation"
-            if not any(misread(c.module, c.shape.dims, expected_roles(c.module, c.shape))
-                       for c in shaped):
-                return "roles lost after mutation"
-            return ""
         yield Mutant(TRANSPOSE, row, site.replace("|", "\\|"), bool(visible),
                      any(has_evidence(c.shape) or has_evidence(c.layout_op.before)
                          for c in (visible or calls)),
                      without_op(analysis.module, op, tree),
-                     "" if visible else first_reason(reasons), lines, after=after)
+                     "" if visible else first_reason(reasons), lines,
+                     after=lambda mutant, rows=module_rows: misread_after(mutant, rows))
 
 
 def without_op(module, op, tree: dict) -> str:

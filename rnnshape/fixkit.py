@@ -247,16 +247,6 @@ def _binders(node, name: str, nested: bool = True) -> list:
 
 
 # ---------------------------------------------------------------------- edit helpers
-def int_value(node) -> Optional[int]:
-    """The value of an integer literal (``3``, ``-1``), else None."""
-    if isinstance(node, cst.Integer):
-        return int(node.value)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and \
-            isinstance(node.expression, cst.Integer):
-        return -int(node.expression.value)
-    return None
-
-
 def int_args(values) -> list[cst.Arg]:
     args = [cst.Arg(cst.Integer(str(v)) if v >= 0 else
                     cst.UnaryOperation(cst.Minus(), cst.Integer(str(-v)))) for v in values]

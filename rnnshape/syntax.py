@@ -75,6 +75,24 @@ def positions(module: cst.Module) -> dict:
         return dict(MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
 
 
+def int_value(node) -> Optional[int]:
+    """The value of an integer literal (``3``, ``-1``), else None."""
+    if isinstance(node, cst.Integer):
+        return int(node.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and \
+            isinstance(node.expression, cst.Integer):
+        return -int(node.expression.value)
+    return None
+
+
+def whole_axis(part) -> bool:
+    """``:`` in a subscript (a SubscriptElement or its slice): the whole axis."""
+    if isinstance(part, cst.SubscriptElement):
+        part = part.slice
+    return isinstance(part, cst.Slice) and part.lower is None and part.upper is None and \
+        part.step is None
+
+
 def walk(node: cst.CSTNode, prune: tuple = ()):
     """Every node under ``node`` (itself included), read from the dataclass fields: libcst's
     ``children`` and ``visit`` rebuild each node they pass, which costs more than the

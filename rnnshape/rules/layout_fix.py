@@ -12,10 +12,11 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, int_args, int_value, layout_call, set_keyword
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, int_args, layout_call, set_keyword
 from rnnshape.shapes.axes import complete, expected_roles, input_roles
 from rnnshape.shapes.dims import FEATURE
 from rnnshape.shapes.facts import LayoutOp, LayoutUse, ModuleInfo, RecurrentCall
+from rnnshape.syntax import int_value, whole_axis
 
 
 @dataclass(frozen=True)
@@ -248,9 +249,7 @@ def _swap_index(node: cst.Subscript) -> Optional[cst.Subscript]:
     elements[0] = second.with_changes(comma=first.comma)
     elements[1] = first.with_changes(comma=second.comma)
     # ``out[-1, :]`` reads better as ``out[-1]``: drop trailing full slices.
-    while len(elements) > 1 and isinstance(elements[-1].slice, cst.Slice) and \
-            elements[-1].slice.lower is None and elements[-1].slice.upper is None and \
-            elements[-1].slice.step is None:
+    while len(elements) > 1 and whole_axis(elements[-1]):
         elements.pop()
     elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     for i in range(len(elements) - 1):

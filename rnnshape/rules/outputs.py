@@ -5,17 +5,13 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.fixkit import SAFE, FixContext, Plan, int_value, layout_call
+from rnnshape.fixkit import SAFE, FixContext, Plan, layout_call
 from rnnshape.rules.base import Context, Finding, Invalid, Rule
 from rnnshape.rules.layout_fix import rewrite_use
 from rnnshape.shapes.axes import layout_conflict
 from rnnshape.shapes.dims import BATCH, TIME
 from rnnshape.shapes.facts import LayoutUse, LossCall, ViewCall
-
-
-def _is_full(element) -> bool:
-    sl = element.slice
-    return isinstance(sl, cst.Slice) and sl.lower is None and sl.upper is None and sl.step is None
+from rnnshape.syntax import int_value, whole_axis
 
 
 def _index_value(element) -> Optional[int]:
@@ -98,7 +94,7 @@ last = out[-1]
                 continue
             if batch_first and _index_value(elements[0]) == -1 and dims[0].value != 1:
                 what = "the last sample of the batch, not the last time step"
-            elif not batch_first and len(elements) >= 2 and _is_full(elements[0]) and \
+            elif not batch_first and len(elements) >= 2 and whole_axis(elements[0]) and \
                     _index_value(elements[1]) == -1 and dims[1].value != 1:
                 what = "the last batch element at every time step, not the last time step"
             else:

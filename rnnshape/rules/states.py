@@ -7,12 +7,13 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, argument, doubled, int_value
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, argument, doubled
 from rnnshape.rules.base import Context, Finding, Invalid, Rule
 from rnnshape.shapes.axes import axes, layout_conflict
 from rnnshape.shapes.dims import Dim
 from rnnshape.shapes.facts import ModuleInfo, RecurrentCall, StatePick
 from rnnshape.shapes.values import TensorV, TupleV
+from rnnshape.syntax import int_value, whole_axis
 
 
 def expected_state(call: RecurrentCall, cell: bool) -> Optional[list[Dim]]:
@@ -351,10 +352,10 @@ logits = head(out[:, -1])  # <- here
                 continue
             time = 1 if batch_first else 0
             elements = list(node.slice)
-            if len(elements) <= time or not all(_whole(e) for e in elements[:time]) or \
+            if len(elements) <= time or not all(whole_axis(e) for e in elements[:time]) or \
                     not isinstance(elements[time].slice, cst.Index) or \
                     int_value(elements[time].slice.value) != -1 or \
-                    any(not _whole(e) for e in elements[time + 1:]):
+                    any(not whole_axis(e) for e in elements[time + 1:]):
                 continue
             seen.add(id(node))
             label = module.label or module.kind
@@ -393,9 +394,3 @@ logits = head(out[:, -1])  # <- here
                 message += f", and in_features = {twice}"
         return Plan(UNSAFE, message, changes)
 
-
-def _whole(element) -> bool:
-    """``:``, a whole axis."""
-    sl = element.slice
-    return isinstance(sl, cst.Slice) and sl.lower is None and sl.upper is None and \
-        sl.step is None

@@ -50,9 +50,7 @@ def role_from_name(name: str) -> Optional[str]:
     # An item taken out of it is one sequence: ``len(sentences[0].split())`` counts its words.
     if text.startswith("len(") or text.startswith("len "):
         inner_name = text[4:].rstrip(")")
-        if re.fullmatch(r"[\w.]+", inner_name) and (
-                role_from_name(inner_name) == BATCH or
-                set(re.split(r"[^a-z0-9]+", inner_name)) & _COLLECTIONS):
+        if re.fullmatch(r"[\w.]+", inner_name) and count_role(inner_name) == BATCH:
             return BATCH
         return TIME
     words_set = set(words) | {"_".join(words)}

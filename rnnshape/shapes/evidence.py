@@ -19,7 +19,7 @@ import libcst as cst
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim, Shape, role_from_name
 from rnnshape.shapes.facts import Step
 from rnnshape.shapes.values import TensorV
-from rnnshape.syntax import walk
+from rnnshape.syntax import int_value, walk
 
 # Short names that mean a role where the code writes shapes (a comment, an annotation, a
 # shape unpacking) -- not as variable names elsewhere, where ``L`` may be a loss.
@@ -510,23 +510,14 @@ def _shape_of(node) -> Optional[tuple[str, Optional[int]]]:
             node.func.attr.value == "size" and isinstance(node.func.value, cst.Name):
         if not node.args:
             return node.func.value.value, None
-        index = _integer(node.args[0].value)
+        index = int_value(node.args[0].value)
         return (node.func.value.value, index) if index is not None else None
     if isinstance(node, cst.Subscript) and len(node.slice) == 1 and \
             isinstance(node.slice[0].slice, cst.Index):
         inner = _shape_of(node.value)
-        index = _integer(node.slice[0].slice.value)
+        index = int_value(node.slice[0].slice.value)
         if inner is not None and inner[1] is None and index is not None:
             return inner[0], index
-    return None
-
-
-def _integer(node) -> Optional[int]:
-    if isinstance(node, cst.Integer):
-        return int(node.value)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and \
-            isinstance(node.expression, cst.Integer):
-        return -int(node.expression.value)
     return None
 
 

@@ -53,8 +53,8 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
         self.forwarded: set[int] = set()  # module instances whose forward has run
         self.summaries: dict[tuple, Any] = {}
         self.evidence: dict[int, dict] = {}  # function node id -> its parameters' evidence
-        self.recurrent_units: dict[int, bool] = {}
-        self.carried: list = []  # evaluation regions an if-branch left open (exec_block)  # id(unit) -> its text names a recurrent
+        self.unit_mentions: dict = {}  # (id(unit), pattern) -> whether its text matches
+        self.carried: list = []  # evaluation regions an if-branch left open (exec_block)
         self.active: list[int] = []  # functions on the abstract call stack
         self.attr_branches: list[BranchAttrs] = []  # one per exec_branches in progress
         self.standalone = False  # True while analysing code nothing in the file calls

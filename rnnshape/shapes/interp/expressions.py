@@ -17,6 +17,7 @@ from rnnshape.shapes.ops.reduce import broadcast
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, InstV, IntV, ListV, Lit, SizesV,
                                     LoaderV, MappingV, ModuleV, ModV, NamespaceV, Ref, StateTupleV,
                                     TensorV, TupleV, same_value)
+from rnnshape.syntax import whole_axis
 
 # Library constants that are plain numbers: a tensor scaled by one keeps its shape.
 NUMBERS = {name: Lit(3.141592653589793) for name in ("math.pi", "numpy.pi", "torch.pi")}
@@ -253,7 +254,7 @@ class Expressions:
         for element in node.slice:
             sl = element.slice
             if isinstance(sl, cst.Slice):
-                full = sl.lower is None and sl.upper is None and sl.step is None
+                full = whole_axis(sl)
                 bounds = tuple(self._eval(b, frame) if b is not None else None
                                for b in (sl.lower, sl.upper, sl.step))
                 items.append(Item("full") if full else Item("part", bounds))
@@ -300,7 +301,7 @@ class Expressions:
     def note_state_index(self, base, node: cst.Subscript, result):
         elements = node.slice
         # ``h_n[-2, :, :]`` picks a layer just as ``h_n[-2]`` does
-        rest_full = all(_full_slice(e.slice) for e in elements[1:])
+        rest_full = all(whole_axis(e) for e in elements[1:])
         if not isinstance(elements[0].slice, cst.Index) or not rest_full:
             if len(elements) > 1 and isinstance(result, TensorV) and result.state_of is not None:
                 result = replace(result, state_of=None, pick=None)  # not a layer of the state
@@ -457,8 +458,3 @@ class Expressions:
         cst.Await: _await,
     }
 
-
-def _full_slice(part) -> bool:
-    """``:`` (a whole axis)."""
-    return isinstance(part, cst.Slice) and part.lower is None and part.upper is None and \
-        part.step is None

@@ -78,7 +78,7 @@ class UserCode:
             # would make an evaluation region a training one.  Only code whose file calls
             # backward at all is suspected: a project's converter or plotting library reached
             # at the depth limit would otherwise hide every evaluation region that calls it.
-            if func.env.unit is None or _BACKWARD.search(func.env.unit.text):
+            if self.mentions(func.env.unit, _BACKWARD):
                 self.recorder.backward()
             return None
         self.visited_funcs.add(id(node))
@@ -182,19 +182,23 @@ class UserCode:
             # Only a recurrent module reads roles.  Code whose file never names one (most of a
             # large library) gets no symbolic parameters: reading its text for evidence cost
             # more than the rest of the analysis of the torch tree.
-            found = parameter_evidence(func.node) if self.names_recurrent(func.env.unit) else {}
+            found = parameter_evidence(func.node) \
+                if self.mentions(func.env.unit, _RECURRENT_WORD) else {}
             self.evidence[id(func.node)] = found
         if name not in found:
             return None
         shape, notes = found[name].symbolic(name)
         return TensorV(shape, tuple(Step(node, None, note) for node, note in notes), grad=None)
 
-    def names_recurrent(self, unit) -> bool:
+    def mentions(self, unit, pattern) -> bool:
+        """Whether a file's text matches ``pattern`` (asked per function, answered per file:
+        a search of a large file for each function cost more than its analysis)."""
         if unit is None:
             return True
-        known = self.recurrent_units.get(id(unit))
+        key = (id(unit), pattern)
+        known = self.unit_mentions.get(key)
         if known is None:
-            known = self.recurrent_units[id(unit)] = bool(_RECURRENT_WORD.search(unit.text))
+            known = self.unit_mentions[key] = bool(pattern.search(unit.text))
         return known
 
     def default_of(self, param: cst.Param, env: Scope):
