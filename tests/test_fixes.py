@@ -57,8 +57,51 @@ def _forecaster():
     return rule.invalid[3].clean
 
 
-def test_silent_swap_insert_is_unsafe_when_the_output_layout_is_used():
+def test_silent_swap_insert_is_safe_when_the_output_is_read_one_step_at_a_time():
+    # ``out[-1]`` reads one time step: after the transpose it is the last step of every
+    # sample, as the code means; nothing else depends on the output's layout.
     source = _forecaster()
+    [diag] = [d for d in check_source(source) if d.code == "RNN001"]
+    assert diag.fix.applicability == "safe"
+    result = fix_source(source, "f.py")
+    assert "out, _ = self.lstm(x.transpose(0, 1))" in result.text
+    assert "return self.head(out[-1])" in result.text
+
+
+def test_default_fix_rewrites_a_step_read_at_the_data_time_position():
+    # ``out[:, -1, :]`` was written for the data's (batch, time) layout: once the input is
+    # transposed it must become ``out[-1]``, in the same edit, and the fix stays safe.
+    source = _forecaster().replace("return self.head(out[-1])",
+                                   "return self.head(out[:, -1, :])")
+    [diag] = [d for d in check_source(source) if d.code == "RNN001"]
+    assert diag.fix.applicability == "safe"
+    assert "`out[:, -1, :]` becomes `out[-1]` (line 13)" in diag.fix.message
+    result = fix_source(source, "f.py")
+    assert "out, _ = self.lstm(x.transpose(0, 1))" in result.text
+    assert "return self.head(out[-1])" in result.text
+    assert [d.code for d in check_source(result.text)] == []
+
+
+@pytest.mark.parametrize("use, seq_first, batch_first", [
+    ("out[-1]", "out[-1]", "out[:, -1]"),
+    ("out[:, -1, :]", "out[-1]", "out[:, -1, :]"),
+    ("out[0]", "out[0]", "out[:, 0]"),
+    ("out[:, 0]", "out[0]", "out[:, 0]"),
+])
+def test_both_layout_strategies_read_the_same_step(use, seq_first, batch_first):
+    # Whichever layout the code had in mind, the two fixes must give the same program: the
+    # step ``use`` reads in the default fix's (time, batch) output is the step it reads in the
+    # --batch-first fix's (batch, time) output.
+    source = _forecaster().replace("return self.head(out[-1])", f"return self.head({use})")
+    default = fix_source(source, "f.py").text
+    switched = fix_source(source, "f.py", options=FixOptions(batch_first=True)).text
+    assert f"self.head({seq_first})" in default and "self.lstm(x.transpose(0, 1))" in default
+    assert f"self.head({batch_first})" in switched and "batch_first=True" in switched
+
+
+def test_default_fix_is_unsafe_when_a_use_may_mean_either_layout():
+    source = _forecaster().replace("return self.head(out[-1])",
+                                   "return self.head(out.sum(dim=0))")
     [diag] = [d for d in check_source(source) if d.code == "RNN001"]
     assert diag.fix.applicability == "unsafe"
     assert "line(s) 13" in diag.fix.message

@@ -129,16 +129,32 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
         where = f"the input of `{fctx.text(call.node.func)}`"
     if not changes:
         return None
-    uses = [] if crash else _uses_of(fctx, call.module, call.node)
     replacement = next(iter(changes.values()))
-    if not crash and not call.callers_known:
-        return Plan(UNSAFE, _message_of(where, replacement, call, expected, fctx) +
-                    "; the output's layout changes for callers this check cannot see (`fix "
-                    "--batch-first` keeps it)", changes)
     message = _message_of(where, replacement, call, expected, fctx)
-    if uses:
+    if crash:
+        return Plan(SAFE, message, changes)
+    if not call.callers_known:
+        return Plan(UNSAFE, message + "; the output's layout changes for callers this check "
+                                      "cannot see (`fix --batch-first` keeps it)", changes)
+    # The output comes out in the module's own layout now: a use that reads one step keeps
+    # reading it (rewritten when the code read it at the data's time position); any other use
+    # of dims 0/1 may have meant either layout, so a human looks.
+    time_at = 1 if call.module.flag("batch_first") else 0
+    doubtful, rewritten = [], []
+    for use in _uses_of(fctx, call.module, call.node):
+        new = rewrite_use(use, fctx, time_at, fallback=False)
+        if new is None:
+            doubtful.append(use.node)
+        elif new:
+            if use.node in changes:
+                return None
+            changes[use.node] = new
+            rewritten.append((use.node, new))
+    message += "".join(f"; `{fctx.text(old)}` becomes `{fctx.text(new)}` (line "
+                       f"{fctx.row(old)}) so it still reads one time step" for old, new in rewritten)
+    if doubtful:
         return Plan(UNSAFE, message + f"; the output's layout changes: check line(s) "
-                                      f"{fctx.rows([u.node for u in uses])}", changes)
+                                      f"{fctx.rows(doubtful)}", changes)
     return Plan(SAFE, message, changes)
 
 
@@ -165,7 +181,7 @@ def batch_first_plan(module: ModuleInfo, fctx: FixContext) -> Optional[Plan]:
         return None
     doubtful = []
     for use in _uses_of(fctx, module):
-        rewritten = rewrite_use(use, fctx)
+        rewritten = rewrite_use(use, fctx, time_at=1, fallback=True)
         if rewritten is None:
             doubtful.append(use.node)
         elif rewritten:
@@ -203,14 +219,26 @@ def _reorder_inputs(module: ModuleInfo, fctx: FixContext, changes: dict) -> bool
     return True
 
 
-def rewrite_use(use: LayoutUse, fctx: FixContext):
-    """New node for a use of the output once it is batch-first; {} when unchanged; None when unsure."""
+def rewrite_use(use: LayoutUse, fctx: FixContext, time_at: int, fallback: bool):
+    """New node for a use of a recurrent output once its time axis is ``time_at`` (0 or 1);
+    {} when unchanged; None when unsure.
+
+    One reading serves both strategies, so that they give the same program: an index that
+    picks one position of dim 0 or 1 and all of the other (``out[-1]``, ``out[:, -1, :]``)
+    reads one time step, whichever layout the code had in mind, and keeps reading it.  Any
+    other use is read against the module's declared (seq-first) layout when ``fallback``
+    (``--batch-first`` then swaps it), and is unsure otherwise."""
     node, dims = use.node, use.shape.dims
     if use.kind == "index" and isinstance(node, cst.Subscript):
-        return _swap_index(node)
+        pick = step_pick(node)
+        if pick is not None:
+            return {} if pick == time_at else swap_index(node)
+        return swap_index(node) if fallback else None
     if use.kind == "flatten":
         if dims is not None and len(dims) >= 2 and (dims[0].value == 1 or dims[1].value == 1):
             return {}  # with a batch (or a sequence) of one both orders flatten alike
+        return None
+    if not fallback:
         return None
     if use.kind in ("permute", "transpose") and isinstance(node, cst.Call) and \
             isinstance(node.func, cst.Attribute) and dims is not None:
@@ -234,7 +262,22 @@ def rewrite_use(use: LayoutUse, fctx: FixContext):
     return None
 
 
-def _swap_index(node: cst.Subscript) -> Optional[cst.Subscript]:
+def step_pick(node: cst.Subscript) -> Optional[int]:
+    """0 or 1: the dim that ``node`` picks one integer position of while taking all of the
+    other one; None for any other index."""
+    elements = list(node.slice)
+    if not elements or not all(isinstance(e.slice, cst.Index) or whole_axis(e)
+                               for e in elements[:2]):
+        return None
+    firsts = elements[:2] + [None] * (2 - len(elements[:2]))
+    picks = [i for i, e in enumerate(firsts)
+             if e is not None and isinstance(e.slice, cst.Index)
+             and int_value(e.slice.value) is not None]
+    wholes = [i for i, e in enumerate(firsts) if e is None or whole_axis(e)]
+    return picks[0] if len(picks) == 1 and len(wholes) == 1 else None
+
+
+def swap_index(node: cst.Subscript) -> Optional[cst.Subscript]:
     """``out[-1]`` -> ``out[:, -1]``: the first two index positions exchanged."""
     elements = list(node.slice)
     if any(isinstance(e.slice, cst.Index) and (

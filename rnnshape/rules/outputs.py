@@ -7,7 +7,7 @@ import libcst as cst
 
 from rnnshape.fixkit import SAFE, FixContext, Plan, layout_call
 from rnnshape.rules.base import Context, Finding, Invalid, Rule
-from rnnshape.rules.layout_fix import rewrite_use
+from rnnshape.rules.layout_fix import swap_index
 from rnnshape.shapes.axes import layout_conflict
 from rnnshape.shapes.dims import BATCH, TIME
 from rnnshape.shapes.facts import LayoutUse, LossCall, ViewCall
@@ -107,7 +107,8 @@ last = out[-1]
 
     def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
         use: LayoutUse = finding.data
-        new = rewrite_use(use, fctx)
+        # The finding is that the pick is on the wrong one of dims 0 and 1: swap them.
+        new = swap_index(use.node) if isinstance(use.node, cst.Subscript) else None
         if not new:
             return None
         return Plan(SAFE, f"index the time axis: `{fctx.text(new)}`", {use.node: new})
