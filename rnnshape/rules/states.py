@@ -269,11 +269,16 @@ class BidirectionalFinalState(Rule):
     what = ("Finds a single slice of a bidirectional module's final state — `h_n[-1]`, `h_n[0]`, "
             "`h_n.squeeze(0)` — that is not concatenated with the other direction, and the "
             "output's last time step (`out[:, -1]`, `out[-1]`) taken as its summary, where the "
-            "backward direction has read one step.")
+            "backward direction has read one step; and the first rows of its final state "
+            "(`h_n[:n_layers]`, `h_n[:1]`) handed to another recurrent module as its initial "
+            "state.")
     why = ("`h_n` of a bidirectional module stacks the directions: `h_n[-1]` is the backward "
            "direction of the last layer only, which has read the sequence from the end and "
            "summarises its *first* step best.  A classifier fed with it ignores half of what the "
-           "module computed.")
+           "module computed.  The rows are ordered layer by layer, both directions of a layer "
+           "together, so an encoder's `h_n[:n_layers]` given to an `n_layers` decoder is layer "
+           "0's forward and backward states, not each layer's: the decoder's second layer starts "
+           "from the encoder's first layer read backwards.")
     fix_note = ("Use `torch.cat((h_n[-2], h_n[-1]), dim=1)` (unsafe: the feature size doubles; the "
                 "consuming `Linear`'s in_features are doubled in the same edit when the tracker "
                 "saw it).")
@@ -286,6 +291,14 @@ head = nn.Linear(40, 2)
 x = torch.randn(5, 3, 10)
 out, h_n = gru(x)
 logits = head(torch.cat((h_n[-2], h_n[-1]), dim=1))
+""",
+        """import torch
+import torch.nn as nn
+
+encoder = nn.GRU(10, 20, num_layers=2, bidirectional=True)
+decoder = nn.GRU(10, 20, num_layers=2)
+_, h_n = encoder(torch.randn(5, 3, 10))
+out, _ = decoder(torch.randn(4, 3, 10), h_n[0::2])
 """,
     )
     invalid = (
@@ -321,12 +334,32 @@ logits = head(out[:, -1])  # <- here
 """,
             fixed=None,
         ),
+        Invalid(
+            """import torch
+import torch.nn as nn
+
+n_layers = 2
+encoder = nn.LSTM(10, 20, num_layers=n_layers, bidirectional=True)
+decoder = nn.LSTM(10, 20, num_layers=n_layers)
+_, (h_n, c_n) = encoder(torch.randn(5, 3, 10))
+state = (h_n[:n_layers], c_n[:n_layers])  # <- here
+out, _ = decoder(torch.randn(4, 3, 10), state)
+""",
+            fixed=None,
+        ),
     )
 
     def check(self, ctx: Context):
         seen = set()
         for pick in ctx.facts.state_picks:
             if pick.combined or not pick.module.flag("bidirectional") or id(pick.node) in seen:
+                continue
+            if pick.stop is not None:
+                # an LSTM hands over h and c sliced alike: one mistake, one finding
+                key = ("handoff", id(pick.module), id(pick.initial_of))
+                if pick.initial_of is not None and key not in seen:
+                    seen.add(key)
+                    yield self._handoff(ctx, pick)
                 continue
             seen.add(id(pick.node))
             label = pick.module.label or pick.module.kind
@@ -335,6 +368,25 @@ logits = head(out[:, -1])  # <- here
                        f"{pick.module.kind}; concatenate both directions")
             yield self.finding(pick.node, message, pick.trace, data=pick)
         yield from self._last_steps(ctx, seen)
+
+    def _handoff(self, ctx: Context, pick: StatePick) -> Finding:
+        """``h_n[:n]`` of a bidirectional module starting another module."""
+        label = pick.module.label or pick.module.kind
+        target = pick.initial_of.label or pick.initial_of.kind
+        starts = f"the other `{target}`" if target == label else f"`{target}`"
+        base = ctx.one_line(pick.node.value) if isinstance(pick.node, cst.Subscript) else "h_n"
+        both = (f"`{base}[0::2] + {base}[1::2]`, or `torch.cat(({base}[0::2], {base}[1::2]), "
+                f"dim=2)` with a decoder of twice the hidden size")
+        if pick.stop == 1:
+            rows = (f"row 0 of the stacked state is the forward direction of the first layer "
+                    f"only; to use both directions: {both}")
+        else:
+            rows = (f"the first {pick.stop} rows of the stacked state are (forward, backward) "
+                    f"pairs from layer 0 up, not one state per layer: {starts}'s layer 1 "
+                    f"starts from layer 0 read backwards; use `{base}[0::2]` (each layer's "
+                    f"forward state), {both}")
+        message = f"`{ctx.one_line(pick.node)}` of bidirectional `{label}` starts {starts}; {rows}"
+        return self.finding(pick.node, message, pick.trace, data=pick)
 
     def _last_steps(self, ctx: Context, seen: set):
         """``fc(out[:, -1])`` of a bidirectional module: the forward half has read the whole

@@ -150,7 +150,8 @@ class LossCall:
 
 @dataclass
 class StatePick:
-    """``h_n[-1]``, ``h_n[0]`` or ``h_n.squeeze(0)``: one slice of a final hidden state."""
+    """``h_n[-1]``, ``h_n[0]`` or ``h_n.squeeze(0)``: one slice of a final hidden state; or
+    ``h_n[:n]``, its first rows."""
 
     node: cst.CSTNode
     module: ModuleInfo
@@ -158,6 +159,8 @@ class StatePick:
     trace: tuple = ()
     combined: bool = False  # concatenated with another pick, as the bidirectional idiom does
     consumer: Optional[ModuleInfo] = None  # the Linear it feeds, when the tracker saw one
+    stop: Optional[int] = None  # ``h_n[:stop]``: the first ``stop`` rows (index is then None)
+    initial_of: Optional[ModuleInfo] = None  # the recurrent module it starts, as h0
 
 
 @dataclass

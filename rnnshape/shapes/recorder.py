@@ -166,8 +166,9 @@ class Recorder:
     def loss(self, call: LossCall) -> None:
         self.facts.loss_calls.append(call)
 
-    def pick(self, node, tensor: TensorV, index: Optional[int]) -> StatePick:
-        pick = StatePick(node, tensor.state_of, index, tensor.trace)
+    def pick(self, node, tensor: TensorV, index: Optional[int],
+             stop: Optional[int] = None) -> StatePick:
+        pick = StatePick(node, tensor.state_of, index, tensor.trace, stop=stop)
         self.facts.state_picks.append(pick)
         return pick
 

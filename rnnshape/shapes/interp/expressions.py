@@ -302,7 +302,16 @@ class Expressions:
         elements = node.slice
         # ``h_n[-2, :, :]`` picks a layer just as ``h_n[-2]`` does
         rest_full = all(whole_axis(e) for e in elements[1:])
-        if not isinstance(elements[0].slice, cst.Index) or not rest_full:
+        first = elements[0].slice
+        if isinstance(first, cst.Slice) and rest_full and first.upper is not None and \
+                first.step is None and (first.lower is None or int_literal(first.lower) == 0) \
+                and isinstance(base, TensorV) and base.state_of is not None and \
+                base.pick is None and isinstance(result, TensorV):
+            # ``h_n[:n_layers]``: which rows these are matters once it starts another module
+            stop = self.eval_quiet_int(first.upper)
+            if stop is not None and stop > 0:
+                return replace(result, pick=self.recorder.pick(node, base, None, stop))
+        if not isinstance(first, cst.Index) or not rest_full:
             if len(elements) > 1 and isinstance(result, TensorV) and result.state_of is not None:
                 result = replace(result, state_of=None, pick=None)  # not a layer of the state
             return result

@@ -18,6 +18,7 @@ def recurrent(info: ModuleInfo, call: OpCall):
     """``out, h_n = rnn(x, h0)``: the output and the final state(s), and the call's fact."""
     x = call.first if call.args else call.kwargs.get("input")
     hx = call.args[1] if len(call.args) > 1 else call.kwargs.get("hx")
+    _note_initial_state(info, hx)
     if isinstance(x, PackedV):
         return _packed(info, x, hx, call)
     if isinstance(x, TensorV):
@@ -32,6 +33,14 @@ def recurrent(info: ModuleInfo, call: OpCall):
     else:
         out = TensorV(Shape.unknown(info.out_size), rnn_src=info, grad=True)
     return TupleV((out, _state(info, None)))
+
+
+def _note_initial_state(info: ModuleInfo, hx) -> None:
+    """Rows picked from another module's final state start this one (an encoder handing its
+    state to a decoder)."""
+    for part in (hx.items if isinstance(hx, TupleV) else (hx,)):
+        if isinstance(part, TensorV) and part.pick is not None:
+            part.pick.initial_of = info
 
 
 def _with_state_evidence(x: TensorV, hx, call: OpCall) -> TensorV:
