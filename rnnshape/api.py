@@ -88,7 +88,7 @@ class Analysis:
 
 def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
             sources: Optional[Sources] = None, importers: Sequence[str] = (),
-            linked: bool = False) -> Optional[Analysis]:
+            linked: bool = False, values: bool = False) -> Optional[Analysis]:
     """Facts and findings of one file (``codes``: the rules to run, None for all), or None
     when no rule can fire on it.  Raises FileError when it does not parse.
 
@@ -96,7 +96,8 @@ def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
     findings their code gives are left to their own files); ``importers`` are files of the
     run that import this one: each is run too, and what its run finds in this file counts.
     ``linked``: the file reaches recurrent code through a local import, so the keyword
-    prefilter does not apply."""
+    prefilter does not apply.  ``values``: record what each tensor expression of the file
+    evaluates to (``facts.values``), for the language server's hovers."""
     # Python's own parser first: several times faster than LibCST, it makes sure a broken
     # file is not passed as clean, and it refuses the deep nesting that overflows the stack
     # of LibCST's native parser (a crash no exception handler could catch).
@@ -112,7 +113,7 @@ def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
     seen = set()
     for entry in [unit] + [u for u in map(_importer(sources), importers) if u is not None]:
         if entry is unit:
-            interpreter = Interpreter(entry, sources)
+            interpreter = Interpreter(entry, sources, values=values)
             facts = interpreter.run()
             analysis.scope = interpreter.module_scope.vars
             found = _checked(Context(entry.module, facts), codes, analysis.errors)

@@ -263,6 +263,9 @@ class Facts:
     # The tracker stopped early (step budget, deep recursion): what it never reached is
     # missing, so facts about something *not* happening have been dropped.
     truncated: bool = False
+    # Only when the run was asked to record them (the language server's hovers): id(node) ->
+    # (node, the distinct tensor values the expression had, last seen last).
+    values: dict[int, tuple] = field(default_factory=dict)
 
     def merge(self, other: "Facts") -> None:
         """Add another run's facts (of the same file's importers) to these."""
