@@ -222,3 +222,59 @@ def test_a_file_is_analysed_with_the_project_it_belongs_to(client, workspace):
     before = len(client.published(model.as_uri()))
     client.change(model.as_uri(), MODEL + "\n", 2)
     assert client.diagnostics(model.as_uri(), version=2, after=before) == []
+
+
+CELL_MODEL = '''import torch
+import torch.nn as nn
+
+lstm = nn.LSTM(input_size=50, hidden_size=32, batch_first=True)
+'''
+CELL_CALL = '''batch_size, seq_len = 8, 20
+x = torch.zeros(seq_len, batch_size, 50)
+out, _ = lstm(x)
+'''
+
+
+def test_a_notebook_is_one_program_and_each_cell_gets_its_findings(client, workspace):
+    notebook = (workspace / "nb.ipynb").as_uri()
+    cells = [f"vscode-notebook-cell:{(workspace / 'nb.ipynb').as_posix()}#cell{i}"
+             for i in range(3)]
+    client.notify("notebookDocument/didOpen", {
+        "notebookDocument": {"uri": notebook, "notebookType": "jupyter-notebook", "version": 1,
+                             "cells": [{"kind": 2, "document": cells[0]},
+                                       {"kind": 1, "document": cells[1]},
+                                       {"kind": 2, "document": cells[2]}]},
+        "cellTextDocuments": [
+            {"uri": cells[0], "languageId": "python", "version": 1, "text": CELL_MODEL},
+            {"uri": cells[1], "languageId": "markdown", "version": 1, "text": "# The model"},
+            {"uri": cells[2], "languageId": "python", "version": 1, "text": CELL_CALL}]})
+    found = client.diagnostics(cells[2])
+    assert rows(found) == [("RNN001", 2, 9, 2, 16)]
+    assert client.diagnostics(cells[0]) == []
+    assert [(r["location"]["uri"], r["location"]["range"]["start"]["line"])
+            for r in found[0]["relatedInformation"]] == [(cells[2], 1), (cells[2], 2)]
+    # the markdown cell counts: the code cell shown second is the notebook's third
+    assert hover_text(client, cells[2], 1, 0).splitlines()[1:] == [
+        "x: (20[time], 8[batch], 50)",
+        "  dim 0: 20 is time (named seq_len)",
+        "  dim 1: 8 is batch (named batch_size)",
+        "  dim 2: 50 (meaning unknown)",
+        "from:",
+        "  cell 3:2: torch.zeros(seq_len, batch_size, 50)  (20[time], 8[batch], 50)",
+        "```"]
+    actions = client.request("textDocument/codeAction", {
+        "textDocument": {"uri": cells[2]}, "range": found[0]["range"],
+        "context": {"diagnostics": found}})
+    assert [a["isPreferred"] for a in actions] == [True]
+    edits = actions[0]["edit"]["changes"]
+    assert list(edits) == [cells[2]]
+    fixed = apply_edits(CELL_CALL, edits[cells[2]])
+    assert fixed == CELL_CALL.replace("lstm(x)", "lstm(x.transpose(0, 1))")
+    # the cell changed in the editor: the notebook is analysed again
+    before = len(client.published(cells[2]))
+    client.notify("notebookDocument/didChange", {
+        "notebookDocument": {"uri": notebook, "version": 2},
+        "change": {"cells": {"textContent": [{
+            "document": {"uri": cells[2], "version": 2},
+            "changes": [{"text": fixed}]}]}}})
+    assert client.diagnostics(cells[2], after=before) == []

@@ -18,7 +18,6 @@ from pygls.uris import to_fs_path
 
 from rnnshape import __version__
 from rnnshape.explain import value_at
-from rnnshape.per_file import _cell_rows
 from rnnshape.server import convert
 from rnnshape.server.documents import Checked, Project, notebook_text
 
@@ -35,6 +34,7 @@ class Document:
         self.task: Optional[asyncio.Task] = None
         self.checked: Optional[Checked] = None
         self.cells: list[str] = []  # a notebook's code cell uris, in order, as last analysed
+        self.numbers: list[int] = []  # ... and where each is among all its cells (1-based)
 
 
 class RnnshapeServer(LanguageServer):
@@ -103,7 +103,9 @@ class RnnshapeServer(LanguageServer):
             notebook = self.workspace.get_notebook_document(notebook_uri=doc.uri)
             if notebook is None:
                 return None
-            doc.cells = [c.document for c in notebook.cells if c.kind == lsp.NotebookCellKind.Code]
+            code = [(i, c.document) for i, c in enumerate(notebook.cells, 1)
+                    if c.kind == lsp.NotebookCellKind.Code]
+            doc.numbers, doc.cells = [i for i, _ in code], [uri for _, uri in code]
             text = notebook_text([self.workspace.get_text_document(c).source for c in doc.cells])
             version = notebook.version
         else:
@@ -252,7 +254,7 @@ def build_server() -> RnnshapeServer:
             if cell is None:
                 return None
             offset = checked.notebook.code_cells[cell - 1].start_row - 1
-            locate = _cell_rows(checked.notebook)
+            locate = _cell_rows(checked.notebook, doc.numbers)
         found = value_at(checked.analysis, where.line + 1 + offset, where.character, locate)
         if found is None or found.row <= offset:
             return None
@@ -272,3 +274,15 @@ def saved(ls: RnnshapeServer, uri: str) -> None:
     for other, doc in list(ls.documents.items()):
         ls.changed(other, 0 if other == uri else DEBOUNCE, doc.notebook)
 
+
+
+def _cell_rows(notebook, numbers: list[int]):
+    """A program row as the user counts it: the cell (among all the notebook's cells, as the
+    editor shows them) and the line in it."""
+    def locate(row: int) -> str:
+        try:
+            cell, line = notebook.locate(row)
+        except ValueError:
+            return str(row)
+        return f"cell {numbers[cell - 1]}:{line}" if cell <= len(numbers) else str(row)
+    return locate
