@@ -3,15 +3,15 @@ an LSP client (``lsp_client.py``) the way an editor drives it."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from cli_env import cli_env
+from lsp_client import LspClient, apply_edits
 
-pytest.importorskip("pygls")
-
-from lsp_client import LspClient, apply_edits  # noqa: E402
-
-from rnnshape.api import check_source  # noqa: E402
+from rnnshape.api import analyze, check_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed" / "onehot_lstm_bug.py"
@@ -57,10 +57,12 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(workspace):
+    pytest.importorskip("pygls")
     client = LspClient(workspace)
-    client.initialize(workspace)
+    client.capabilities = client.initialize(workspace)["capabilities"]
     yield client
     client.close()
+    assert client.proc.returncode == 0  # shutdown, then exit: a clean end
 
 
 def rows(diagnostics: list[dict]) -> list[tuple]:
@@ -75,17 +77,14 @@ def expected(text: str, path: str) -> list[tuple]:
                   for d in check_source(text, path))
 
 
-def test_the_server_announces_what_it_does(workspace):
-    client = LspClient(workspace)
-    try:
-        capabilities = client.initialize(workspace)["capabilities"]
-    finally:
-        client.close()
+def test_the_server_announces_what_it_does(client):
+    capabilities = client.capabilities
     assert capabilities["hoverProvider"] is True
     assert capabilities["codeActionProvider"]["codeActionKinds"] == ["quickfix"]
     assert capabilities["notebookDocumentSync"]["notebookSelector"] == [
         {"cells": [{"language": "python"}]}]
-    assert client.proc.returncode == 0
+    assert capabilities["textDocumentSync"]["openClose"] is True
+    assert capabilities["textDocumentSync"]["save"] is not None
 
 
 def test_diagnostics_on_open_are_the_findings_of_check(client, workspace):
@@ -222,6 +221,17 @@ def test_a_file_is_analysed_with_the_project_it_belongs_to(client, workspace):
     before = len(client.published(model.as_uri()))
     client.change(model.as_uri(), MODEL + "\n", 2)
     assert client.diagnostics(model.as_uri(), version=2, after=before) == []
+    # Closed unsaved, train.py is what the disk says again: model.py is analysed again.
+    before = len(client.published(model.as_uri()))
+    client.notify("textDocument/didClose", {"textDocument": {"uri": train.as_uri()}})
+    assert rows(client.diagnostics(model.as_uri(), after=before)) == [("RNN001", 9, 17, 9, 29)]
+    # Saved with the right layout: every open file is analysed again, against the disk.
+    fixed = TRAIN.replace("zeros(batch_size, seq_len", "zeros(seq_len, batch_size")
+    train.write_text(fixed)
+    client.open(train.as_uri(), fixed, version=5)
+    before = len(client.published(model.as_uri()))
+    client.notify("textDocument/didSave", {"textDocument": {"uri": train.as_uri()}})
+    assert client.diagnostics(model.as_uri(), after=before) == []
 
 
 CELL_MODEL = '''import torch
@@ -278,3 +288,31 @@ def test_a_notebook_is_one_program_and_each_cell_gets_its_findings(client, works
             "document": {"uri": cells[2], "version": 2},
             "changes": [{"text": fixed}]}]}}})
     assert client.diagnostics(cells[2], after=before) == []
+
+
+def test_a_buffer_that_does_not_parse_has_no_findings_until_it_does(client, workspace):
+    uri = (workspace / "dropout.py").as_uri()
+    client.open(uri, DROPOUT, version=30)
+    assert [d["code"] for d in client.diagnostics(uri, version=30)] == ["RNN104"]
+    client.change(uri, DROPOUT + "def broken(:\n", 31)
+    assert client.diagnostics(uri, version=31) == []
+    client.change(uri, DROPOUT, 32)
+    assert [d["code"] for d in client.diagnostics(uri, version=32)] == ["RNN104"]
+
+
+def test_without_pygls_the_command_says_what_to_install():
+    probe = ("import sys\nsys.modules['pygls'] = None\nfrom rnnshape.cli import main\n"
+             "sys.exit(main(['server']))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env=cli_env(), timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert result.stderr == ("rnnshape: error: `rnnshape server` needs pygls: "
+                             "pip install 'rnnshape[server]'\n")
+
+
+def test_values_are_recorded_only_when_asked():
+    text = SEED.read_text()
+    assert analyze(text, str(SEED)).facts.values == {}
+    recorded = analyze(text, str(SEED), values=True)
+    shapes = {str(v.shape) for _, values in recorded.facts.values.values() for v in values}
+    assert "(1[batch], vocab_size[feature], len(sequence)[time])" in shapes

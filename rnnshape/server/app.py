@@ -64,6 +64,9 @@ class RnnshapeServer(LanguageServer):
             doc.task.cancel()
         for target in (doc.cells if doc.notebook else [uri]):
             self.publish_diagnostics(target, [])
+        # The others read its unsaved text until now: from here on they read the disk.
+        for other, open_doc in list(self.documents.items()):
+            self.changed(other, DEBOUNCE, open_doc.notebook)
 
     async def _check_later(self, doc: Document, delay: float) -> None:
         if delay:
@@ -268,9 +271,9 @@ def build_server() -> RnnshapeServer:
 
 
 def saved(ls: RnnshapeServer, uri: str) -> None:
-    """Who imports whom may have changed, and every open file may depend on the saved one."""
-    for project in ls.projects.values():
-        project.invalidate()
+    """Who imports whom may have changed (and the configuration, if that was saved), and
+    every open file may depend on the saved one."""
+    ls.projects.clear()
     for other, doc in list(ls.documents.items()):
         ls.changed(other, 0 if other == uri else DEBOUNCE, doc.notebook)
 

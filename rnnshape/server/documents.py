@@ -3,7 +3,7 @@ notebook's code cells) analysed as part of its workspace folder's project, the w
 ``rnnshape check <folder>`` would, but with the editor's unsaved text.
 
 A ``Project`` is one workspace folder: its configuration, and who imports whom among its files
-(read once, again after a save).  ``Project.check`` is called on the server's worker thread.
+(read once; the server starts afresh after a save).  ``Project.check`` is called on the server's worker thread.
 """
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ class Checked:
 
 
 class Project:
-    """A workspace folder (or, for a file outside every folder, the file's own folder)."""
+    """A workspace folder (or, for a file outside every folder, the file's own folder), as
+    it was when first needed: the server makes a new one after a save."""
 
     def __init__(self, root: str):
         self.root = os.path.abspath(root)
@@ -56,10 +57,6 @@ class Project:
             self.config = Config(root=Path(self.root))
         self._map: Optional[ProjectMap] = None
         self._buffers: dict[str, tuple[str, Optional[Unit]]] = {}  # abspath -> parsed text
-
-    def invalidate(self) -> None:
-        """A file was saved: who imports whom may have changed."""
-        self._map = None
 
     def project_map(self) -> ProjectMap:
         if self._map is None:
