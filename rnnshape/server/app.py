@@ -33,6 +33,7 @@ class Document:
         self.generation = 0
         self.task: Optional[asyncio.Task] = None
         self.checked: Optional[Checked] = None
+        self.running: Optional[tuple] = None  # (generation, the analysis in progress)
         self.cells: list[str] = []  # a notebook's code cell uris, in order, as last analysed
         self.numbers: list[int] = []  # ... and where each is among all its cells (1-based)
 
@@ -76,9 +77,20 @@ class RnnshapeServer(LanguageServer):
             self._publish(doc, checked)
 
     async def fresh(self, doc: Document) -> Optional[Checked]:
-        """The analysis of the document as it is now; None when an edit overtook it."""
+        """The analysis of the document as it is now; None when an edit overtook it.  The
+        debounced check, a hover and a code action asking at one generation share one run."""
         if doc.checked is not None and doc.checked.version == doc.generation:
             return doc.checked
+        if doc.running is None or doc.running[0] != doc.generation:
+            doc.running = (doc.generation, asyncio.ensure_future(self._analysed(doc)))
+        generation, run = doc.running
+        # shielded: a cancelled debounce (a newer edit) must not cancel a run a hover awaits
+        checked = await asyncio.shield(run)
+        if doc.generation != generation or self.documents.get(doc.uri) is not doc:
+            return None
+        return checked
+
+    async def _analysed(self, doc: Document) -> Optional[Checked]:
         generation = doc.generation
         work = self._snapshot(doc)
         if work is None:
@@ -92,7 +104,7 @@ class RnnshapeServer(LanguageServer):
             self.show_message_log(f"rnnshape: internal error on {path}: {exc!r}",
                                   lsp.MessageType.Error)
             return None
-        if doc.generation != generation or self.documents.get(doc.uri) is not doc:
+        if doc.generation != generation:
             return None
         for line in checked.errors:
             self.show_message_log(line, lsp.MessageType.Warning)
