@@ -11,7 +11,7 @@ import pytest
 from cli_env import cli_env
 from lsp_client import LspClient, apply_edits
 
-from rnnshape.api import analyze, check_source
+from rnnshape.api import analyze, check_source, fix_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed" / "onehot_lstm_bug.py"
@@ -80,7 +80,8 @@ def expected(text: str, path: str) -> list[tuple]:
 def test_the_server_announces_what_it_does(client):
     capabilities = client.capabilities
     assert capabilities["hoverProvider"] is True
-    assert capabilities["codeActionProvider"]["codeActionKinds"] == ["quickfix"]
+    assert capabilities["codeActionProvider"]["codeActionKinds"] == [
+        "quickfix", "source.fixAll.rnnshape"]
     assert capabilities["notebookDocumentSync"]["notebookSelector"] == [
         {"cells": [{"language": "python"}]}]
     assert capabilities["textDocumentSync"]["openClose"] is True
@@ -316,3 +317,23 @@ def test_values_are_recorded_only_when_asked():
     recorded = analyze(text, str(SEED), values=True)
     shapes = {str(v.shape) for _, values in recorded.facts.values.values() for v in values}
     assert "(1[batch], vocab_size[feature], len(sequence)[time])" in shapes
+
+
+def test_the_source_action_applies_every_safe_fix_like_rnnshape_fix(client, workspace):
+    uri = (workspace / "seed.py").as_uri()
+    text = SEED.read_text()
+    client.open(uri, text, version=40)
+    client.diagnostics(uri, version=40)
+    everywhere = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
+    actions = client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": everywhere,
+        "context": {"diagnostics": [], "only": ["source.fixAll"]}})
+    assert [(a["title"], a["kind"]) for a in actions] == [
+        ("rnnshape: apply every safe fix", "source.fixAll.rnnshape")]
+    new = apply_edits(text, actions[0]["edit"]["changes"][uri])
+    assert new == fix_source(text, str(workspace / "seed.py")).text
+    assert BUGGY not in new
+    # without `only`, the cursor's quick fixes alone: the fix-all is not computed
+    plain = client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": everywhere, "context": {"diagnostics": []}})
+    assert plain == []

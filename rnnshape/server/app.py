@@ -18,10 +18,12 @@ from pygls.uris import to_fs_path
 
 from rnnshape import __version__
 from rnnshape.explain import value_at
+from rnnshape.fixes import edits_between
 from rnnshape.server import convert
 from rnnshape.server.documents import Checked, Project, notebook_text
 
 DEBOUNCE = 0.3  # seconds of quiet after an edit before it is analysed
+FIX_ALL = f"{lsp.CodeActionKind.SourceFixAll.value}.rnnshape"
 
 
 class Document:
@@ -155,6 +157,25 @@ class RnnshapeServer(LanguageServer):
                 self.show_message_log(line, lsp.MessageType.Warning)
         return self.projects[root]
 
+    async def fix_all(self, doc: Document, checked: Checked) -> list[lsp.CodeAction]:
+        """``rnnshape fix`` on the buffer as one action (``source.fixAll``: what an editor's
+        fix-on-save runs).  Not for notebooks, whose fixes are offered per finding."""
+        if doc.notebook or not any(d.fix is not None for d in checked.diagnostics):
+            return []
+        document = self.workspace.get_text_document(doc.uri)
+        path = self._path(doc.uri, ".py")
+        loop = asyncio.get_running_loop()
+        new, errors = await loop.run_in_executor(self.worker, self.project_for(path).fixed,
+                                                 path, checked.text, self._buffers(doc.uri))
+        for line in errors:
+            self.show_message_log(line, lsp.MessageType.Warning)
+        if new == checked.text or doc.checked is not checked:
+            return []
+        edits = [convert.text_edit(e, self.codec, document.lines)
+                 for e in edits_between(checked.text, new)]
+        return [lsp.CodeAction(title="rnnshape: apply every safe fix", kind=FIX_ALL,
+                               edit=lsp.WorkspaceEdit(changes={doc.uri: edits}))]
+
     # ------------------------------------------------------------------ results
     def _publish(self, doc: Document, checked: Checked) -> None:
         if not doc.notebook:
@@ -192,6 +213,13 @@ class RnnshapeServer(LanguageServer):
             return None, None
         cells = [c.document for c in notebook.cells if c.kind == lsp.NotebookCellKind.Code]
         return doc, (cells.index(uri) + 1 if uri in cells else None)
+
+
+def _asks_for(only: Optional[list[str]], kind: str) -> bool:
+    """Whether a request limited to the kinds ``only`` wants ``kind`` (``source`` asks for
+    ``source.fixAll.rnnshape``; no list asks for the quick fixes only: computing the fix-all
+    on every move of the cursor would cost an analysis per round of fixes)."""
+    return bool(only) and any(kind == k or kind.startswith(k + ".") for k in only)
 
 
 def _under(path: str, folder: str) -> bool:
@@ -236,23 +264,27 @@ def build_server() -> RnnshapeServer:
     def notebook_close(ls: RnnshapeServer, params: lsp.DidCloseNotebookDocumentParams):
         ls.closed(params.notebook_document.uri)
 
-    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
-                    lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
+        code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL]))
     async def code_actions(ls: RnnshapeServer, params: lsp.CodeActionParams):
         doc, cell = ls.document_of(params.text_document.uri)
         checked = await ls.fresh(doc) if doc is not None else None
         if checked is None:
             return None
-        locate = ls.locator(doc)
+        only = params.context.only
         actions = []
-        for d in checked.diagnostics:
-            if d.cell != cell:
-                continue
-            shown = convert.diagnostic(d, ls.codec, locate)
-            if convert.overlaps(shown.range, params.range):
-                action = convert.code_action(d, shown, ls.codec, locate)
-                if action is not None:
-                    actions.append(action)
+        if not only or _asks_for(only, lsp.CodeActionKind.QuickFix.value):
+            locate = ls.locator(doc)
+            for d in checked.diagnostics:
+                if d.cell != cell:
+                    continue
+                shown = convert.diagnostic(d, ls.codec, locate)
+                if convert.overlaps(shown.range, params.range):
+                    action = convert.code_action(d, shown, ls.codec, locate)
+                    if action is not None:
+                        actions.append(action)
+        if _asks_for(only, FIX_ALL):
+            actions.extend(await ls.fix_all(doc, checked))
         return actions
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)

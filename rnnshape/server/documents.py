@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from rnnshape.api import Analysis, FixOptions, analyze, diagnostics_of
+from rnnshape.api import Analysis, FixOptions, analyze, diagnostics_of, fix_source
 from rnnshape.config import Config, ConfigError, load_config
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import discover
@@ -84,20 +84,40 @@ class Project:
 
     def _checked(self, path: str, program: str, version: object, buffers: dict[str, str],
                  notebook: Optional[Notebook]) -> Checked:
-        sources = Sources(Resolver((self.root,)))
-        for other, other_text in buffers.items():
-            unit = self._buffer_unit(os.path.abspath(other), other_text)
-            if unit is not None and os.path.abspath(other) != path:
-                sources.units[os.path.abspath(other)] = unit
         project = self.project_map() if notebook is None else ProjectMap()
-        analysis = analyze(program, path, self.config.enabled_codes(path, REGISTRY), sources,
-                           project.importers.get(path, ()), path in project.linked,
-                           values=True)
+        analysis = analyze(program, path, self.config.enabled_codes(path, REGISTRY),
+                           self._sources(path, buffers), project.importers.get(path, ()),
+                           path in project.linked, values=True)
         found = diagnostics_of(analysis, program, path, FixOptions())
         if notebook is not None:
             found = [notebook.map_diagnostic(d) for d in found]
         errors = list(analysis.errors) if analysis is not None else []
         return Checked(version, program, analysis, found, notebook, errors)
+
+    def fixed(self, path: str, text: str, buffers: dict[str, str]) -> tuple[str, list[str]]:
+        """The text once every safe fix is applied, as ``rnnshape fix`` would write it, and
+        the errors on the way (one line each)."""
+        path = os.path.abspath(path)
+        project = self.project_map()
+        try:
+            result = fix_source(text, path, self.config.enabled_codes(path, REGISTRY),
+                                FixOptions(unsafe=self.config.unsafe_fixes is True),
+                                self._sources(path, buffers), project.importers.get(path, ()),
+                                path in project.linked)
+        except FileError as exc:
+            return text, [str(exc)]
+        return result.text, [str(FileError(path, e)) for e in result.errors]
+
+    def _sources(self, path: str, buffers: dict[str, str]) -> Sources:
+        """The project's modules as one file's run reads them: the other open files' unsaved
+        text in place of the disk."""
+        sources = Sources(Resolver((self.root,)))
+        for other, other_text in buffers.items():
+            key = os.path.abspath(other)
+            unit = self._buffer_unit(key, other_text)
+            if unit is not None and key != path:
+                sources.units[key] = unit
+        return sources
 
     def _buffer_unit(self, path: str, text: str) -> Optional[Unit]:
         """An open file's unsaved text, parsed once per text (None: it does not parse)."""
