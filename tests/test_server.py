@@ -38,6 +38,7 @@ net = Net(vocab)
 x = torch.zeros(batch_size, seq_len, vocab)
 y = net(x)
 '''
+RIGHT_TRAIN = TRAIN.replace("zeros(batch_size, seq_len", "zeros(seq_len, batch_size")
 DROPOUT = '''import torch.nn as nn
 
 rnn = nn.LSTM(10, 20, num_layers=1, dropout=0.5)
@@ -217,7 +218,7 @@ def test_a_file_is_analysed_with_the_project_it_belongs_to(client, workspace):
     assert related["location"]["uri"] == train.as_uri()
     assert related["location"]["range"]["start"]["line"] == 6
     # train.py open with a correct, unsaved layout: model.py is analysed with that text.
-    client.open(train.as_uri(), TRAIN.replace("zeros(batch_size, seq_len", "zeros(seq_len, batch_size"))
+    client.open(train.as_uri(), RIGHT_TRAIN)
     assert client.diagnostics(train.as_uri(), version=1) == []
     before = len(client.published(model.as_uri()))
     client.change(model.as_uri(), MODEL + "\n", 2)
@@ -227,9 +228,8 @@ def test_a_file_is_analysed_with_the_project_it_belongs_to(client, workspace):
     client.notify("textDocument/didClose", {"textDocument": {"uri": train.as_uri()}})
     assert rows(client.diagnostics(model.as_uri(), after=before)) == [("RNN001", 9, 17, 9, 29)]
     # Saved with the right layout: every open file is analysed again, against the disk.
-    fixed = TRAIN.replace("zeros(batch_size, seq_len", "zeros(seq_len, batch_size")
-    train.write_text(fixed)
-    client.open(train.as_uri(), fixed, version=5)
+    train.write_text(RIGHT_TRAIN)
+    client.open(train.as_uri(), RIGHT_TRAIN, version=5)
     before = len(client.published(model.as_uri()))
     client.notify("textDocument/didSave", {"textDocument": {"uri": train.as_uri()}})
     assert client.diagnostics(model.as_uri(), after=before) == []

@@ -38,15 +38,18 @@ class Document:
         self.running: Optional[tuple] = None  # (generation, the analysis in progress)
         self.cells: list[str] = []  # a notebook's code cell uris, in order, as last analysed
         self.numbers: list[int] = []  # ... and where each is among all its cells (1-based)
+        self.published: list[str] = []  # the cells whose diagnostics were last published
 
 
 class RnnshapeServer(LanguageServer):
     def __init__(self):
-        super().__init__("rnnshape", __version__, notebook_document_sync=lsp.NotebookDocumentSyncOptions(
+        # Any notebook with Python cells: the cells are sent as they change (LSP 3.17).
+        notebooks = lsp.NotebookDocumentSyncOptions(
             notebook_selector=[lsp.NotebookDocumentSyncOptionsNotebookSelectorType2(
                 cells=[lsp.NotebookDocumentSyncOptionsNotebookSelectorType2CellsType(
                     language="python")])],
-            save=True))
+            save=True)
+        super().__init__("rnnshape", __version__, notebook_document_sync=notebooks)
         self.documents: dict[str, Document] = {}
         self.projects: dict[str, Project] = {}
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="rnnshape")
@@ -65,7 +68,7 @@ class RnnshapeServer(LanguageServer):
             return
         if doc.task is not None:
             doc.task.cancel()
-        for target in (doc.cells if doc.notebook else [uri]):
+        for target in (doc.published if doc.notebook else [uri]):
             self.publish_diagnostics(target, [])
         # The others read its unsaved text until now: from here on they read the disk.
         for other, open_doc in list(self.documents.items()):
@@ -185,12 +188,14 @@ class RnnshapeServer(LanguageServer):
                                      version=checked.client_version)
             return
         locate = self.locator(doc)
-        per_cell: dict[str, list] = {uri: [] for uri in doc.cells}
+        # a cell deleted since the last analysis is cleared too
+        per_cell: dict[str, list] = {uri: [] for uri in doc.published + doc.cells}
         for d in checked.diagnostics:
             shown = convert.diagnostic(d, self.codec, locate)
             per_cell.setdefault(locate(d.cell)[0], []).append(shown)
         for uri, found in per_cell.items():
             self.publish_diagnostics(uri, found)
+        doc.published = list(doc.cells)
 
     @property
     def codec(self):

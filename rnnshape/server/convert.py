@@ -69,7 +69,8 @@ def _line_span(codec, lines: list[str], row: int, text: str) -> lsp.Range:
     found = line.find(text.split("...")[0]) if text else -1
     begin, end = (found, found + len(text)) if found >= 0 and "..." not in text else \
         (max(found, 0), len(line))
-    return lsp.Range(start=to_client(codec, lines, row, begin), end=to_client(codec, lines, row, end))
+    return lsp.Range(start=to_client(codec, lines, row, begin),
+                     end=to_client(codec, lines, row, end))
 
 
 def _file_uri(path: str) -> str:

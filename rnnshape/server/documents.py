@@ -3,7 +3,8 @@ notebook's code cells) analysed as part of its workspace folder's project, the w
 ``rnnshape check <folder>`` would, but with the editor's unsaved text.
 
 A ``Project`` is one workspace folder: its configuration, and who imports whom among its files
-(read once; the server starts afresh after a save).  ``Project.check`` is called on the server's worker thread.
+(read once; the server starts afresh after a save).  Its methods run on the server's worker
+thread, one at a time.
 """
 from __future__ import annotations
 
