@@ -3,6 +3,7 @@ shape, what each dim means and which statement of the code says so, and why that
 a finding -- so a user can see why rnnshape is silent and what to write to make it see."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -134,7 +135,10 @@ def value_at(analysis: Analysis, row: int, column: int,
     if best is None:
         return None
     _, node, where, values = best
-    known = [v for v in values if str(v.shape) != "(?)"]
+    # A shape of unknown rank says little next to one the code's callers give in full (a
+    # forward() run on its own and again with its importer's tensors).
+    known = [v for v in values if v.shape.dims is not None] or \
+        [v for v in values if str(v.shape) != "(?)"]
     if not known:
         return None
     return ValueShapes(where.start.line, where.start.column, where.end.line, where.end.column,
@@ -157,7 +161,8 @@ def render_value(analysis: Analysis, node, values: list, locate: Optional[callab
     if steps:
         lines.append("from:")
         for step in steps:
-            place = f"{step.path}:{step.row}" if step.path else where(step.row)
+            place = f"{_near(step.path, analysis.unit.path)}:{step.row}" if step.path else \
+                where(step.row)
             lines.append(f"  {place}: {step.text}  {step.shape}")
     return "\n".join(lines)
 
@@ -165,3 +170,12 @@ def render_value(analysis: Analysis, node, values: list, locate: Optional[callab
 def _label(code: str) -> str:
     text = " ".join(code.split())
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _near(path: str, here: str) -> str:
+    """Another file of the trace, named from the folder of the file shown (the server sees
+    absolute paths)."""
+    if not os.path.isabs(path) or not os.path.isabs(here):
+        return path
+    near = os.path.relpath(path, os.path.dirname(here))
+    return path if near.startswith("..") else near

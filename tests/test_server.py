@@ -217,6 +217,15 @@ def test_a_file_is_analysed_with_the_project_it_belongs_to(client, workspace):
     related = found[0]["relatedInformation"][0]
     assert related["location"]["uri"] == train.as_uri()
     assert related["location"]["range"]["start"]["line"] == 6
+    # forward()'s input as train.py calls it
+    assert hover_text(client, model.as_uri(), 9, 27).splitlines()[1:] == [
+        "x: (8[batch], 20[time], 50[feature])",
+        "  dim 0: 8 is batch (named batch_size)",
+        "  dim 1: 20 is time (named seq_len)",
+        "  dim 2: 50 is feature (named vocab)",
+        "from:",
+        "  train.py:7: torch.zeros(batch_size, seq_len, vocab)  (8[batch], 20[time], 50[feature])",
+        "```"]
     # train.py open with a correct, unsaved layout: model.py is analysed with that text.
     client.open(train.as_uri(), RIGHT_TRAIN)
     assert client.diagnostics(train.as_uri(), version=1) == []

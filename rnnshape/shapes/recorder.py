@@ -18,8 +18,6 @@ from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, LayoutUse, Loss
                                    StateMisuse, StatePick, TrainLoop, ViewCall)
 from rnnshape.shapes.values import InstV, ModV, TensorV
 
-MAX_VALUES = 3  # distinct shapes kept per expression when values are recorded
-
 
 class Loop:
     """A loop whose body is running: whether it switches to eval, trains, and switches back."""
@@ -157,12 +155,7 @@ class Recorder:
         return result
 
     def value(self, node, tensor: TensorV) -> None:
-        """What an expression evaluated to (only in runs that record values).  One expression
-        may run in several contexts (a helper called with different shapes): each distinct
-        shape is kept, a few at most, the last seen last."""
-        _, seen = self.facts.values.setdefault(id(node), (node, []))
-        shape = str(tensor.shape)
-        seen[:] = [t for t in seen if str(t.shape) != shape][-(MAX_VALUES - 1):] + [tensor]
+        self.facts.value(node, tensor)
 
     def module(self, info: ModuleInfo) -> None:
         self.facts.modules.append(info)
