@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--stdin-filename", metavar="NAME",
                              help="the name to report for source read from `-`")
 
-    sub.add_parser("server", help="run the language server on standard input and output")
+    server = sub.add_parser("server", help="run the language server on standard input and output")
+    server.add_argument("--stdio", action="store_true", help="accepted for clients that pass it")
 
     rule = sub.add_parser("rule", help="show a rule's documentation")
     rule.add_argument("code", nargs="?")

@@ -346,3 +346,20 @@ def test_the_source_action_applies_every_safe_fix_like_rnnshape_fix(client, work
     plain = client.request("textDocument/codeAction", {
         "textDocument": {"uri": uri}, "range": everywhere, "context": {"diagnostics": []}})
     assert plain == []
+
+
+def test_columns_are_counted_in_utf16_units_as_lsp_says(client, workspace):
+    uri = (workspace / "wide.py").as_uri()  # never saved: the buffer is all there is
+    text = ('import torch.nn as nn\n\n'
+            'face = "\U0001F642"; rnn = nn.LSTM(10, 20, num_layers=1, dropout=0.5)\n')
+    client.open(uri, text)
+    found = client.diagnostics(uri, version=1)
+    [(code, line, start, _, end)] = rows(found)
+    column = text.splitlines()[2].index("nn.LSTM")  # in code points
+    assert (code, line, start, end) == ("RNN104", 2, column + 1, len(text.splitlines()[2]) + 1)
+    actions = client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": found[0]["range"],
+        "context": {"diagnostics": found}})
+    [edit] = actions[0]["edit"]["changes"][uri]
+    assert (edit["range"]["start"], edit["newText"]) == (
+        {"line": 2, "character": column + 1}, "nn.LSTM(10, 20, num_layers=1)")
