@@ -97,16 +97,16 @@ class RnnshapeServer(LanguageServer):
 
     async def _analysed(self, doc: Document) -> Optional[Checked]:
         generation = doc.generation
-        work = self._snapshot(doc)
-        if work is None:
-            return None
-        project, path, text, buffers, client_version = work
         loop = asyncio.get_running_loop()
         try:
+            work = self._snapshot(doc)
+            if work is None:
+                return None
+            project, path, text, buffers, client_version = work
             checked = await loop.run_in_executor(self.worker, project.check, path, text,
                                                  generation, buffers)
         except Exception as exc:  # the checker's own bug: say so, keep serving
-            self.show_message_log(f"rnnshape: internal error on {path}: {exc!r}",
+            self.show_message_log(f"rnnshape: internal error on {doc.uri}: {exc!r}",
                                   lsp.MessageType.Error)
             return None
         if doc.generation != generation:
@@ -236,8 +236,10 @@ def build_server() -> RnnshapeServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: RnnshapeServer, params: lsp.DidOpenTextDocumentParams):
-        if ls.workspace.get_notebook_document(cell_uri=params.text_document.uri) is None:
-            ls.changed(params.text_document.uri, 0)
+        document = params.text_document
+        python = document.language_id == "python" or document.uri.endswith((".py", ".pyi"))
+        if python and ls.workspace.get_notebook_document(cell_uri=document.uri) is None:
+            ls.changed(document.uri, 0)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: RnnshapeServer, params: lsp.DidChangeTextDocumentParams):
@@ -325,7 +327,6 @@ def saved(ls: RnnshapeServer, uri: str) -> None:
     ls.projects.clear()
     for other, doc in list(ls.documents.items()):
         ls.changed(other, 0 if other == uri else DEBOUNCE, doc.notebook)
-
 
 
 def _cell_rows(notebook, numbers: list[int]):
