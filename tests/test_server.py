@@ -363,3 +363,23 @@ def test_columns_are_counted_in_utf16_units_as_lsp_says(client, workspace):
     [edit] = actions[0]["edit"]["changes"][uri]
     assert (edit["range"]["start"], edit["newText"]) == (
         {"line": 2, "character": column + 1}, "nn.LSTM(10, 20, num_layers=1)")
+
+
+def test_a_deleted_cell_loses_its_findings(client, workspace):
+    notebook = (workspace / "deleted.ipynb").as_uri()
+    cells = [f"vscode-notebook-cell:{(workspace / 'deleted.ipynb').as_posix()}#cell{i}"
+             for i in range(2)]
+    client.notify("notebookDocument/didOpen", {
+        "notebookDocument": {"uri": notebook, "notebookType": "jupyter-notebook", "version": 1,
+                             "cells": [{"kind": 2, "document": cells[0]},
+                                       {"kind": 2, "document": cells[1]}]},
+        "cellTextDocuments": [
+            {"uri": cells[0], "languageId": "python", "version": 1, "text": CELL_MODEL},
+            {"uri": cells[1], "languageId": "python", "version": 1, "text": CELL_CALL}]})
+    assert [d["code"] for d in client.diagnostics(cells[1])] == ["RNN001"]
+    before = len(client.published(cells[1]))
+    client.notify("notebookDocument/didChange", {
+        "notebookDocument": {"uri": notebook, "version": 2},
+        "change": {"cells": {"structure": {"array": {"start": 1, "deleteCount": 1},
+                                           "didClose": [{"uri": cells[1]}]}}}})
+    assert client.diagnostics(cells[1], after=before) == []
