@@ -88,7 +88,7 @@ class Analysis:
 
 def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
             sources: Optional[Sources] = None, importers: Sequence[str] = (),
-            linked: bool = False) -> Optional[Analysis]:
+            linked: bool = False, values: bool = False) -> Optional[Analysis]:
     """Facts and findings of one file (``codes``: the rules to run, None for all), or None
     when no rule can fire on it.  Raises FileError when it does not parse.
 
@@ -96,7 +96,9 @@ def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
     findings their code gives are left to their own files); ``importers`` are files of the
     run that import this one: each is run too, and what its run finds in this file counts.
     ``linked``: the file reaches recurrent code through a local import, so the keyword
-    prefilter does not apply."""
+    prefilter does not apply.  ``values``: record what each tensor expression evaluates to
+    (``facts.values``), in the file's run and its importers', for the language server's
+    hovers."""
     # Python's own parser first: several times faster than LibCST, it makes sure a broken
     # file is not passed as clean, and it refuses the deep nesting that overflows the stack
     # of LibCST's native parser (a crash no exception handler could catch).
@@ -112,12 +114,12 @@ def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
     seen = set()
     for entry in [unit] + [u for u in map(_importer(sources), importers) if u is not None]:
         if entry is unit:
-            interpreter = Interpreter(entry, sources)
+            interpreter = Interpreter(entry, sources, values=values)
             facts = interpreter.run()
             analysis.scope = interpreter.module_scope.vars
             found = _checked(Context(entry.module, facts), codes, analysis.errors)
         else:
-            facts, found = _importer_run(entry, sources, codes, analysis.errors)
+            facts, found = _importer_run(entry, sources, codes, analysis.errors, values)
         analysis.facts.merge(facts)
         for finding in found:
             key = (finding.code, id(finding.anchor or finding.node))
@@ -140,14 +142,14 @@ _IMPORTER_RUNS: dict = {}
 IMPORTER_RUNS_LIMIT = 256
 
 
-def _importer_run(entry: Unit, sources: Sources, codes, errors: list[str]):
-    key = (id(entry), None if codes is None else frozenset(codes))
+def _importer_run(entry: Unit, sources: Sources, codes, errors: list[str], values: bool):
+    key = (id(entry), None if codes is None else frozenset(codes), values)
     cached = _IMPORTER_RUNS.get(key)
     if cached is not None and cached[0] is entry and all(
             _current(sources, path) is used for path, used in cached[1].items()):
         errors.extend(cached[4])
         return cached[2], cached[3]
-    facts = Interpreter(entry, sources).run()
+    facts = Interpreter(entry, sources, values=values).run()
     failures: list[str] = []
     found = _checked(Context(entry.module, facts), codes, failures)
     errors.extend(failures)

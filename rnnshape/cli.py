@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--stdin-filename", metavar="NAME",
                              help="the name to report for source read from `-`")
 
+    server = sub.add_parser("server", help="run the language server on standard input and output")
+    server.add_argument("--stdio", action="store_true", help="accepted for clients that pass it")
+
     rule = sub.add_parser("rule", help="show a rule's documentation")
     rule.add_argument("code", nargs="?")
     rule.add_argument("--all", action="store_true", help="list every rule")
@@ -116,6 +119,9 @@ def _dispatch(args) -> int:
     if args.command == "check":
         from rnnshape.commands.check import run_check
         return run_check(args)
+    if args.command == "server":
+        from rnnshape.server import run_server
+        return run_server(args)
     if args.command == "rule":
         from rnnshape.commands.rule import run_rule
         return run_rule(args)

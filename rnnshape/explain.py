@@ -3,6 +3,7 @@ shape, what each dim means and which statement of the code says so, and why that
 a finding -- so a user can see why rnnshape is silent and what to write to make it see."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -103,3 +104,78 @@ def render_text(path: str, calls: list[CallShapes], locate: Optional[callable] =
             lines.append(f"    {place}: {step.shape}")
         lines.append(f"    -> {call.verdict}")
     return "\n".join(lines)
+
+
+@dataclass
+class ValueShapes:
+    """What a tensor expression of the file holds (a hover): its span (1-based rows, 0-based
+    columns) and the text that explains it."""
+
+    row: int
+    column: int
+    end_row: int
+    end_column: int
+    text: str
+
+
+def value_at(analysis: Analysis, row: int, column: int,
+             locate: Optional[callable] = None) -> Optional[ValueShapes]:
+    """The innermost recorded tensor expression at ``row``/``column`` (1-based row, 0-based
+    column) of a run made with ``values=True``; None where the tracker knows no shape."""
+    best = None
+    for node, values in analysis.facts.values.values():
+        if not analysis.unit.holds(node):
+            continue  # a value seen in an imported module
+        where = analysis.positions[node]
+        start, end = where.start, where.end
+        if (start.line, start.column) <= (row, column) <= (end.line, end.column):
+            size = (end.line - start.line, end.column - start.column)
+            if best is None or size < best[0]:
+                best = (size, node, where, values)
+    if best is None:
+        return None
+    _, node, where, values = best
+    # A shape of unknown rank says little next to one the code's callers give in full (a
+    # forward() run on its own and again with its importer's tensors).
+    known = [v for v in values if v.shape.dims is not None] or \
+        [v for v in values if str(v.shape) != "(?)"]
+    if not known:
+        return None
+    return ValueShapes(where.start.line, where.start.column, where.end.line, where.end.column,
+                       render_value(analysis, node, known, locate))
+
+
+def render_value(analysis: Analysis, node, values: list, locate: Optional[callable] = None) -> str:
+    """``x: (1[batch], vocab_size[feature], len(sequence)[time])``, each dim's meaning and its
+    source, and the statements the shape came through (of the last value seen)."""
+    where = locate or (lambda row: str(row))
+    label = _label(analysis.module.code_for_node(node))
+    lines = [f"{label}: {value.shape}" for value in values]
+    if len(values) > 1:
+        lines[0:0] = [f"{label} has {len(values)} shapes (the code runs it in several contexts):"]
+    last = values[-1]
+    shape = last.shape
+    dims = shape.dims if shape.dims is not None else shape.front
+    lines.extend(f"  dim {i}: {_dim(d)}" for i, d in enumerate(dims or ()))
+    steps = [trace_line(analysis, step) for step in last.trace]
+    if steps:
+        lines.append("from:")
+        for step in steps:
+            place = f"{_near(step.path, analysis.unit.path)}:{step.row}" if step.path else \
+                where(step.row)
+            lines.append(f"  {place}: {step.text}  {step.shape}")
+    return "\n".join(lines)
+
+
+def _label(code: str) -> str:
+    text = " ".join(code.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _near(path: str, here: str) -> str:
+    """Another file of the trace, named from the folder of the file shown (the server sees
+    absolute paths)."""
+    if not os.path.isabs(path) or not os.path.isabs(here):
+        return path
+    near = os.path.relpath(path, os.path.dirname(here))
+    return path if near.startswith("..") else near

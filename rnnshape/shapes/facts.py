@@ -9,6 +9,9 @@ import libcst as cst
 from rnnshape.shapes.dims import Dim, Shape
 
 
+MAX_VALUES = 3  # distinct shapes kept per expression when values are recorded
+
+
 @dataclass(frozen=True)
 class Step:
     """One link of a shape trace: the expression, and the shape it produced."""
@@ -266,12 +269,19 @@ class Facts:
     # The tracker stopped early (step budget, deep recursion): what it never reached is
     # missing, so facts about something *not* happening have been dropped.
     truncated: bool = False
+    # Only when the run was asked to record them (the language server's hovers): id(node) ->
+    # (node, the distinct tensor values the expression had, last seen last).
+    values: dict[int, tuple] = field(default_factory=dict)
 
     def merge(self, other: "Facts") -> None:
         """Add another run's facts (of the same file's importers) to these."""
         for name, value in vars(other).items():
             mine = getattr(self, name)
-            if isinstance(value, list):
+            if name == "values":
+                for node, tensors in value.values():
+                    for tensor in tensors:
+                        self.value(node, tensor)
+            elif isinstance(value, list):
                 mine.extend(value)
             elif isinstance(value, set):
                 mine |= value
@@ -279,3 +289,12 @@ class Facts:
                 setattr(self, name, mine or value)
             elif isinstance(value, dict):
                 mine.update(value)
+
+    def value(self, node, tensor) -> None:
+        """What an expression evaluated to (only in runs that record values).  One expression
+        may run in several contexts (a helper called with different shapes, a file's code
+        called from its importers): each distinct shape is kept, a few at most, the last seen
+        last."""
+        _, seen = self.values.setdefault(id(node), (node, []))
+        shape = str(tensor.shape)
+        seen[:] = [t for t in seen if str(t.shape) != shape][-(MAX_VALUES - 1):] + [tensor]

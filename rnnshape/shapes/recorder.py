@@ -154,6 +154,9 @@ class Recorder:
             result = replace(result, layout_of=None)
         return result
 
+    def value(self, node, tensor: TensorV) -> None:
+        self.facts.value(node, tensor)
+
     def module(self, info: ModuleInfo) -> None:
         self.facts.modules.append(info)
 

@@ -22,6 +22,7 @@ from rnnshape.shapes.interp.expressions import Expressions
 from rnnshape.shapes.interp.functions import UserCode
 from rnnshape.shapes.interp.imports import Imports
 from rnnshape.shapes.interp.modules import Modules
+from rnnshape.shapes.interp.recording import Recording
 from rnnshape.shapes.interp.scope import MAX_STEPS, BranchAttrs, Budget, Frame, Scope
 from rnnshape.shapes.interp.statements import Statements
 from rnnshape.shapes.recorder import Recorder
@@ -32,12 +33,14 @@ from rnnshape.syntax import Unit
 INSTANCES_RUN = 3
 
 
-class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
+class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules, Recording):
     max_steps = MAX_STEPS
 
-    def __init__(self, entry: Union[Unit, cst.Module], loader=None):
+    def __init__(self, entry: Union[Unit, cst.Module], loader=None, values: bool = False):
         """``entry``: the source to run.  ``loader`` (``project.Sources``) resolves and reads
-        the project's own modules that it imports; without one they stay unknown."""
+        the project's own modules that it imports; without one they stay unknown.  ``values``:
+        also record the tensor each name, attribute, call and subscript evaluates to (for
+        hovers); off by default, so a check pays nothing for it."""
         self.entry = entry if isinstance(entry, Unit) else Unit("<module>", entry.code, entry)
         self.module = self.entry.module
         self.loader = loader
@@ -61,6 +64,11 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules):
         self.grad_mode_known = False  # ... but that runs with autograd on (a test function)
         self.star_imported = False
         self.comprehensions = 0
+        if values:
+            # Instance attributes shadow the methods every handler calls: a run that does not
+            # record keeps the plain methods and no per-expression test.
+            self._eval = self._eval_recorded
+            self.bind_target = self._bind_recorded
 
     def run(self) -> Facts:
         frame = Frame(self.module_scope)
