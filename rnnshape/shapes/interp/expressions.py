@@ -244,7 +244,7 @@ class Expressions:
         else:
             result = self.subscript_value(base, node, frame)
         if isinstance(base, (TensorV, StateTupleV)):
-            result = self.note_state_index(base, node, result)
+            result = note_state_index(self, base, node, result)
         if isinstance(base, TensorV) and base.layout_of is not None:
             result = self.recorder.layout_use(base, node, "index", result)
         return result
@@ -297,38 +297,6 @@ class Expressions:
         if isinstance(base, DatasetV):
             return TupleV(base.items)
         return None
-
-    def note_state_index(self, base, node: cst.Subscript, result):
-        elements = node.slice
-        # ``h_n[-2, :, :]`` picks a layer just as ``h_n[-2]`` does
-        rest_full = all(whole_axis(e) for e in elements[1:])
-        first = elements[0].slice
-        if isinstance(first, cst.Slice) and rest_full and first.upper is not None and \
-                first.step is None and (first.lower is None or int_literal(first.lower) == 0) \
-                and isinstance(base, TensorV) and base.state_of is not None and \
-                base.pick is None and isinstance(result, TensorV):
-            # ``h_n[:n_layers]``: which rows these are matters once it starts another module
-            stop = self.eval_quiet_int(first.upper)
-            if stop is not None and stop > 0:
-                return replace(result, pick=self.recorder.pick(node, base, None, stop))
-        if not isinstance(first, cst.Index) or not rest_full:
-            if len(elements) > 1 and isinstance(result, TensorV) and result.state_of is not None:
-                result = replace(result, state_of=None, pick=None)  # not a layer of the state
-            return result
-        index = self.eval_quiet_int(elements[0].slice.value)
-        if isinstance(base, StateTupleV):
-            if index is not None:
-                self.recorder.state_tuple_item(base, index)
-            if index in (-1, 1):
-                self.recorder.state_misuse(
-                    node, base.module, "tuple-as-tensor",
-                    f"[{index}] of the LSTM's (h_n, c_n) tuple is c_n, the cell state", id(base))
-            return result
-        if base.state_of is not None and base.pick is None and index is not None and \
-                isinstance(result, TensorV):
-            pick = self.recorder.pick(node, base, index)
-            result = replace(result, pick=pick)
-        return result
 
     # -------------------------------------------------------------- comprehensions
     def _comprehension(self, node, frame: Frame):
@@ -467,3 +435,44 @@ class Expressions:
         cst.Await: _await,
     }
 
+
+def _first_rows(part) -> Optional[cst.BaseExpression]:
+    """``n`` of a slice ``:n`` (or ``0:n``), else None."""
+    if isinstance(part, cst.Slice) and part.upper is not None and part.step is None and \
+            (part.lower is None or int_literal(part.lower) == 0):
+        return part.upper
+    return None
+
+
+def note_state_index(ex: Expressions, base, node: cst.Subscript, result):
+    """What an index of a recurrent state picks: a layer (``h_n[-1]``), its first rows
+    (``h_n[:n]``), or an item of an LSTM's ``(h, c)`` tuple."""
+    elements = node.slice
+    # ``h_n[-2, :, :]`` picks a layer just as ``h_n[-2]`` does
+    rest_full = all(whole_axis(e) for e in elements[1:])
+    first = elements[0].slice
+    upper = _first_rows(first) if rest_full else None
+    if upper is not None and isinstance(base, TensorV) and base.state_of is not None and \
+            base.pick is None and isinstance(result, TensorV):
+        # ``h_n[:n_layers]``: which rows these are matters once it starts another module
+        stop = ex.eval_quiet_int(upper)
+        if stop is not None and stop > 0:
+            return replace(result, pick=ex.recorder.pick(node, base, None, stop))
+    if not isinstance(first, cst.Index) or not rest_full:
+        if len(elements) > 1 and isinstance(result, TensorV) and result.state_of is not None:
+            result = replace(result, state_of=None, pick=None)  # not a layer of the state
+        return result
+    index = ex.eval_quiet_int(elements[0].slice.value)
+    if isinstance(base, StateTupleV):
+        if index is not None:
+            ex.recorder.state_tuple_item(base, index)
+        if index in (-1, 1):
+            ex.recorder.state_misuse(
+                node, base.module, "tuple-as-tensor",
+                f"[{index}] of the LSTM's (h_n, c_n) tuple is c_n, the cell state", id(base))
+        return result
+    if base.state_of is not None and base.pick is None and index is not None and \
+            isinstance(result, TensorV):
+        pick = ex.recorder.pick(node, base, index)
+        result = replace(result, pick=pick)
+    return result
