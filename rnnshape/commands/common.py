@@ -1,11 +1,14 @@
-"""What the commands share: the configuration under the command line, and the reports."""
+"""What the commands share: the configuration under the command line, where the report goes,
+and the reports."""
 from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from contextlib import contextmanager, nullcontext, redirect_stdout
+from pathlib import Path
+from typing import ContextManager, Iterator, Optional
 
-from rnnshape.config import Config, ConfigError, load_config
+from rnnshape.config import Config, ConfigError, load_config, load_config_file
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.report.terminal import Terminal
 from rnnshape.rules import REGISTRY, all_rules
@@ -27,7 +30,12 @@ def config_from(args) -> Config:
     for code in (select or []) + (extend or []) + (ignore or []):
         if code != "ALL" and not any(known.startswith(code) for known in REGISTRY):
             raise FileError("<command line>", f"unknown rule code or prefix: {code}")
-    config = load_config(os.getcwd(), set(REGISTRY))  # ConfigError names the file and key
+    if getattr(args, "config", None):
+        config = load_config_file(args.config, set(REGISTRY))
+    elif getattr(args, "isolated", False):
+        config = Config(path=None, root=Path.cwd())
+    else:
+        config = load_config(os.getcwd(), set(REGISTRY))  # ConfigError names the file and key
     return config.merged_with(select=select, extend_select=extend, ignore=ignore,
                               output_format=getattr(args, "output_format", None),
                               unsafe_fixes=True if getattr(args, "unsafe_fixes", False) else None)
@@ -39,22 +47,46 @@ def usage_error(err: Terminal, exc: Exception) -> int:
     return 2
 
 
-def consoles() -> tuple[Terminal, Terminal]:
-    return Terminal(sys.stdout), Terminal(sys.stderr)
+def consoles(args=None) -> tuple[Terminal, Terminal]:
+    """(report, errors) on the current stdout and stderr, coloured as ``--color`` says."""
+    color = {"always": True, "never": False}.get(getattr(args, "color", "auto"))
+    return Terminal(sys.stdout, color), Terminal(sys.stderr, color)
 
 
-def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError],
-           statistics: bool = False) -> None:
+@contextmanager
+def _stdout_to(handle) -> Iterator[None]:
+    with handle, redirect_stdout(handle):
+        yield
+
+
+def report_target(args) -> ContextManager[None]:
+    """Standard output, while the report is written, turned to ``--output-file`` or (for
+    ``--quiet``) to nowhere; every renderer writes to ``sys.stdout``, so they all follow.
+    FileError when the file cannot be opened."""
+    if getattr(args, "quiet", False):
+        return _stdout_to(open(os.devnull, "w", encoding="utf-8"))
+    path = getattr(args, "output_file", None)
+    if not path:
+        return nullcontext()
+    try:
+        parent = os.path.dirname(path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        return _stdout_to(open(path, "w", encoding="utf-8"))
+    except OSError as exc:
+        raise FileError(path, f"cannot write the report: {exc.strerror or exc}") from None
+
+
+def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError]) -> None:
     """Diagnostics in one of the output formats (the summary is the caller's)."""
     # Imported here: each run needs one renderer, and a clean run none of them.
     from rnnshape.report.github import render_github
-    from rnnshape.report.json_report import render_json, render_statistics_json
+    from rnnshape.report.json_report import render_json
     from rnnshape.report.sarif import render_sarif
-    from rnnshape.report.text import render_concise, render_full, render_statistics
+    from rnnshape.report.text import render_concise, render_full
 
     if fmt == "json":
-        # stdout must stay one JSON document, so the statistics replace the list, not follow it.
-        print(render_statistics_json(diagnostics) if statistics else render_json(diagnostics))
+        print(render_json(diagnostics))
     elif fmt == "sarif":
         print(render_sarif(diagnostics, all_rules(), errors=errors))
     elif fmt == "github":
@@ -63,9 +95,18 @@ def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError]
         render_concise(out, diagnostics)
     else:
         render_full(out, diagnostics)
-    if statistics and fmt not in ("json", "sarif", "github"):
+
+
+def render_counts(out: Terminal, fmt: str, diagnostics: list[Diagnostic]) -> None:
+    """``--statistics``: the number of findings per code, in place of the findings."""
+    if fmt == "json":
+        # stdout must stay one JSON document: tools pipe it straight into a parser.
+        from rnnshape.report.json_report import render_statistics_json
+        print(render_statistics_json(diagnostics))
+    else:
+        from rnnshape.report.text import render_statistics
         render_statistics(out, diagnostics)
 
 
 __all__ = ["Config", "ConfigError", "MACHINE_FORMATS", "config_from", "consoles", "render",
-           "usage_error"]
+           "render_counts", "report_target", "usage_error"]
