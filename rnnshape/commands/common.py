@@ -74,7 +74,8 @@ def report_target(args) -> ContextManager[None]:
             os.makedirs(parent, exist_ok=True)
         return _stdout_to(open(path, "w", encoding="utf-8"))
     except OSError as exc:
-        raise FileError(path, f"cannot write the report: {exc.strerror or exc}") from None
+        raise FileError(path, f"cannot write the report to {path}: {exc.strerror or exc}") \
+            from None
 
 
 def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError]) -> None:
