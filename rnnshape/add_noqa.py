@@ -67,7 +67,7 @@ def add_noqa(text: str, wanted: dict[int, set[str]]) -> NoqaEdit:
     try:
         ends, comments = _line_ends(text)
     except (tokenize.TokenError, SyntaxError, ValueError):
-        return NoqaEdit(text, skipped=[(row, "the file does not tokenize") for row in sorted(wanted)])
+        return _refused(text, wanted, "the file does not tokenize")
     lines = text.split("\n")
     added, skipped = [], []
     for row in sorted(wanted):
@@ -96,6 +96,9 @@ def add_noqa(text: str, wanted: dict[int, set[str]]) -> NoqaEdit:
     noqa = noqa_map(new)
     if (_compiles(text) and not _compiles(new)) or not all(
             is_suppressed(row, code, noqa) for row in added for code in wanted[row]):
-        return NoqaEdit(text, skipped=[(row, "the comment would not hold") for row in sorted(wanted)])
+        return _refused(text, wanted, "the comments would not hold")
     return NoqaEdit(new, added, skipped)
 
+
+def _refused(text: str, wanted: dict[int, set[str]], why: str) -> NoqaEdit:
+    return NoqaEdit(text, skipped=[(row, why) for row in sorted(wanted)])

@@ -99,10 +99,10 @@ def _report(args, config: Config, fmt: str, out: Terminal, err: Terminal) -> int
                                   options=FixOptions(batch_first=args.batch_first),
                                   counted=progress.start):
             progress.advance()
+            if result.shapes or result.errors or (result.warnings and not args.quiet):
+                progress.clear()  # the counter's line is not left under other output
             if result.shapes:
                 out.print(result.shapes + "\n")
-            if result.errors or (result.warnings and not args.quiet):
-                progress.clear()
             for warning in [] if args.quiet else result.warnings:
                 err.print(warning)
             for error in result.errors:

@@ -59,8 +59,8 @@ def _fix_files(args, job: FileJob, fmt: str, out: Terminal, err: Terminal, diff:
         for result in run_files(args.paths, job, args.jobs or default_jobs(),
                                 args.force_exclude, args.file_memory, progress.start):
             progress.advance()
-            if result.errors or (result.warnings and not args.quiet):
-                progress.clear()
+            if result.errors or (result.warnings and not args.quiet) or (diff and result.changed):
+                progress.clear()  # the counter's line is not left under other output
             for warning in [] if args.quiet else result.warnings:
                 err.print(warning)
             for error in result.errors:
