@@ -6,8 +6,9 @@ from typing import Callable, Iterator, Optional
 
 from rnnshape.api import FixOptions
 from rnnshape.cache import Cache, open_cache
-from rnnshape.commands.common import (MACHINE_FORMATS, ConfigError, config_from, consoles, render,
-                                      render_counts, report_target, usage_error)
+from rnnshape.commands.common import (MACHINE_FORMATS, TEXT_FORMATS, ConfigError, config_from,
+                                      consoles, render, render_counts, report_target,
+                                      usage_error)
 from rnnshape.config import Config
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source
@@ -16,8 +17,6 @@ from rnnshape.parallel import default_jobs
 from rnnshape.per_file import FileJob, FileResult, run_files, run_text
 from rnnshape.report.progress import Progress
 from rnnshape.report.terminal import Terminal
-
-TEXT_FORMATS = ("full", "concise")
 
 
 def check_paths(paths: list[str], config: Config, jobs: int = 1, cache: Optional[Cache] = None,
@@ -117,7 +116,7 @@ def _report(args, config: Config, fmt: str, out: Terminal, err: Terminal) -> int
         from rnnshape.commands.add_noqa import add_noqa_to_files
         return add_noqa_to_files(diagnostics, errors, err, quiet=args.quiet)
     if args.statistics:
-        render_counts(out, fmt, diagnostics)
+        render_counts(out, fmt, diagnostics, errors)
     else:
         render(out, fmt, diagnostics, errors)
         if fmt in TEXT_FORMATS:

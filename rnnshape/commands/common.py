@@ -14,6 +14,7 @@ from rnnshape.report.terminal import Terminal
 from rnnshape.rules import REGISTRY, all_rules
 
 MACHINE_FORMATS = ("json", "sarif")  # the formats that print each fix's edits
+TEXT_FORMATS = ("full", "concise")  # for a person: a summary and statistics follow
 
 
 def _codes(text: Optional[str]) -> Optional[list[str]]:
@@ -78,16 +79,18 @@ def report_target(args) -> ContextManager[None]:
             from None
 
 
-def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError]) -> None:
+def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError],
+           statistics: bool = False) -> None:
     """Diagnostics in one of the output formats (the summary is the caller's)."""
     # Imported here: each run needs one renderer, and a clean run none of them.
     from rnnshape.report.github import render_github
-    from rnnshape.report.json_report import render_json
+    from rnnshape.report.json_report import render_json, render_statistics_json
     from rnnshape.report.sarif import render_sarif
-    from rnnshape.report.text import render_concise, render_full
+    from rnnshape.report.text import render_concise, render_full, render_statistics
 
     if fmt == "json":
-        print(render_json(diagnostics))
+        # stdout must stay one JSON document, so the statistics replace the list, not follow it.
+        print(render_statistics_json(diagnostics) if statistics else render_json(diagnostics))
     elif fmt == "sarif":
         print(render_sarif(diagnostics, all_rules(), errors=errors))
     elif fmt == "github":
@@ -96,18 +99,20 @@ def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError]
         render_concise(out, diagnostics)
     else:
         render_full(out, diagnostics)
-
-
-def render_counts(out: Terminal, fmt: str, diagnostics: list[Diagnostic]) -> None:
-    """``--statistics``: the number of findings per code, in place of the findings."""
-    if fmt == "json":
-        # stdout must stay one JSON document: tools pipe it straight into a parser.
-        from rnnshape.report.json_report import render_statistics_json
-        print(render_statistics_json(diagnostics))
-    else:
-        from rnnshape.report.text import render_statistics
+    if statistics and fmt not in ("json", "sarif", "github"):
         render_statistics(out, diagnostics)
 
 
-__all__ = ["Config", "ConfigError", "MACHINE_FORMATS", "config_from", "consoles", "render",
-           "render_counts", "report_target", "usage_error"]
+def render_counts(out: Terminal, fmt: str, diagnostics: list[Diagnostic],
+                  errors: list[FileError]) -> None:
+    """``--statistics``: the number of findings per code in place of the findings (a format
+    for machines keeps its document: ``render`` says what it does with statistics)."""
+    if fmt in TEXT_FORMATS:
+        from rnnshape.report.text import render_statistics
+        render_statistics(out, diagnostics)
+    else:
+        render(out, fmt, diagnostics, errors, statistics=True)
+
+
+__all__ = ["Config", "ConfigError", "MACHINE_FORMATS", "TEXT_FORMATS", "config_from", "consoles",
+           "render", "render_counts", "report_target", "usage_error"]

@@ -6,8 +6,9 @@ import sys
 from collections import Counter
 
 from rnnshape.api import FixOptions
-from rnnshape.commands.common import (MACHINE_FORMATS, ConfigError, config_from, consoles, render,
-                                      render_counts, report_target, usage_error)
+from rnnshape.commands.common import (MACHINE_FORMATS, TEXT_FORMATS, ConfigError, config_from,
+                                      consoles, render, render_counts, report_target,
+                                      usage_error)
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, write_atomic
 from rnnshape.parallel import default_jobs
@@ -15,8 +16,6 @@ from rnnshape.per_file import FileJob, FileResult, run_files, run_text
 from rnnshape.report.progress import Progress
 from rnnshape.report.terminal import Terminal
 from rnnshape.rules import REGISTRY
-
-TEXT_FORMATS = ("full", "concise")
 
 
 def run_fix(args) -> int:
@@ -79,7 +78,7 @@ def _fix_files(args, job: FileJob, fmt: str, out: Terminal, err: Terminal, diff:
         progress.close()
     if not dry:
         if args.statistics:
-            render_counts(out, fmt, remaining)
+            render_counts(out, fmt, remaining, errors)
         else:
             render(out, fmt, remaining, errors)
     changed = len(fixed)
