@@ -354,6 +354,25 @@ def load_config(start_dir: PathLike, known_codes: Iterable[str]) -> Config:
     return parse_config(table, path, set(known_codes))
 
 
+def load_config_file(path: PathLike, known_codes: Iterable[str]) -> Config:
+    """The configuration in ``path`` itself (``--config``), no search: a ``pyproject.toml``
+    for its ``[tool.rnnshape]`` table (none: the defaults), any other file as an
+    ``rnnshape.toml``.  Patterns are relative to the file's folder.  ConfigError when the file
+    cannot be read or is invalid."""
+    file = Path(os.path.abspath(path))
+    if not file.is_file():
+        reason = "not a file" if file.exists() else "no such file"
+        raise ConfigError(str(path), None, f"cannot read: {reason}")
+    data = _read_toml(file)
+    table = data
+    if file.name == "pyproject.toml":
+        tool = data.get("tool")
+        table = tool.get("rnnshape", {}) if isinstance(tool, dict) else {}
+        if not isinstance(table, dict):
+            raise ConfigError(str(file), "[tool.rnnshape]", "must be a table")
+    return parse_config(table, file, set(known_codes))
+
+
 def parse_config(table: dict, path: Path, known_codes: set[str]) -> Config:
     """A Config from an already-read table (the ``[tool.rnnshape]`` contents)."""
     label = "[tool.rnnshape]" if path.name == "pyproject.toml" else ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 from rnnshape.api import FixOptions, analyze, diagnostics_of, fix_source
 from rnnshape.syntax import python_tree
@@ -253,10 +253,14 @@ def crashed(path: str) -> FileResult:
 
 
 def run_files(paths: list[str], job: FileJob, jobs: int = 1, force_exclude: bool = False,
-              megabytes: float = DEFAULT_MEGABYTES) -> Iterator[FileResult]:
+              megabytes: float = DEFAULT_MEGABYTES,
+              counted: Optional[Callable[[int], None]] = None) -> Iterator[FileResult]:
     """``job`` over every file under ``paths``, in discovery order; a path that cannot be
-    walked gives a result with its error."""
+    walked gives a result with its error.  ``counted`` is told how many results will come
+    (a progress count) once the paths are walked."""
     items = list(discover(paths, force_exclude=force_exclude, exclude=job.config.is_excluded))
+    if counted is not None:
+        counted(len(items))
     files = [item for item in items if not isinstance(item, FileError)]
     roots = job.roots or roots_of(paths)
     job = replace(job, roots=roots, project=scan_project(files, roots))

@@ -34,6 +34,11 @@ _NOQA = re.compile(
 _CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)
 
 
+def noqa_match(comment: str) -> Optional[re.Match]:
+    """The ``# noqa...`` directive in ``comment`` (its span, ``codes`` group), or None."""
+    return _NOQA.search(comment)
+
+
 def parse_noqa(comment: str) -> tuple[bool, Optional[set[str]]]:
     """(whether the comment holds a noqa, its codes or None when bare)."""
     m = _NOQA.search(comment)

@@ -1,16 +1,20 @@
-"""What the commands share: the configuration under the command line, and the reports."""
+"""What the commands share: the configuration under the command line, where the report goes,
+and the reports."""
 from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from contextlib import contextmanager, nullcontext, redirect_stdout
+from pathlib import Path
+from typing import ContextManager, Iterator, Optional
 
-from rnnshape.config import Config, ConfigError, load_config
+from rnnshape.config import Config, ConfigError, load_config, load_config_file
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.report.terminal import Terminal
 from rnnshape.rules import REGISTRY, all_rules
 
 MACHINE_FORMATS = ("json", "sarif")  # the formats that print each fix's edits
+TEXT_FORMATS = ("full", "concise")  # for a person: a summary and statistics follow
 
 
 def _codes(text: Optional[str]) -> Optional[list[str]]:
@@ -27,7 +31,12 @@ def config_from(args) -> Config:
     for code in (select or []) + (extend or []) + (ignore or []):
         if code != "ALL" and not any(known.startswith(code) for known in REGISTRY):
             raise FileError("<command line>", f"unknown rule code or prefix: {code}")
-    config = load_config(os.getcwd(), set(REGISTRY))  # ConfigError names the file and key
+    if getattr(args, "config", None):
+        config = load_config_file(args.config, set(REGISTRY))
+    elif getattr(args, "isolated", False):
+        config = Config(path=None, root=Path.cwd())
+    else:
+        config = load_config(os.getcwd(), set(REGISTRY))  # ConfigError names the file and key
     return config.merged_with(select=select, extend_select=extend, ignore=ignore,
                               output_format=getattr(args, "output_format", None),
                               unsafe_fixes=True if getattr(args, "unsafe_fixes", False) else None)
@@ -39,8 +48,35 @@ def usage_error(err: Terminal, exc: Exception) -> int:
     return 2
 
 
-def consoles() -> tuple[Terminal, Terminal]:
-    return Terminal(sys.stdout), Terminal(sys.stderr)
+def consoles(args=None) -> tuple[Terminal, Terminal]:
+    """(report, errors) on the current stdout and stderr, coloured as ``--color`` says."""
+    color = {"always": True, "never": False}.get(getattr(args, "color", "auto"))
+    return Terminal(sys.stdout, color), Terminal(sys.stderr, color)
+
+
+@contextmanager
+def _stdout_to(handle) -> Iterator[None]:
+    with handle, redirect_stdout(handle):
+        yield
+
+
+def report_target(args) -> ContextManager[None]:
+    """Standard output, while the report is written, turned to ``--output-file`` or (for
+    ``--quiet``) to nowhere; every renderer writes to ``sys.stdout``, so they all follow.
+    FileError when the file cannot be opened."""
+    if getattr(args, "quiet", False):
+        return _stdout_to(open(os.devnull, "w", encoding="utf-8"))
+    path = getattr(args, "output_file", None)
+    if not path:
+        return nullcontext()
+    try:
+        parent = os.path.dirname(path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        return _stdout_to(open(path, "w", encoding="utf-8"))
+    except OSError as exc:
+        raise FileError(path, f"cannot write the report to {path}: {exc.strerror or exc}") \
+            from None
 
 
 def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError],
@@ -67,5 +103,16 @@ def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError]
         render_statistics(out, diagnostics)
 
 
-__all__ = ["Config", "ConfigError", "MACHINE_FORMATS", "config_from", "consoles", "render",
-           "usage_error"]
+def render_counts(out: Terminal, fmt: str, diagnostics: list[Diagnostic],
+                  errors: list[FileError]) -> None:
+    """``--statistics``: the number of findings per code in place of the findings (a format
+    for machines keeps its document: ``render`` says what it does with statistics)."""
+    if fmt in TEXT_FORMATS:
+        from rnnshape.report.text import render_statistics
+        render_statistics(out, diagnostics)
+    else:
+        render(out, fmt, diagnostics, errors, statistics=True)
+
+
+__all__ = ["Config", "ConfigError", "MACHINE_FORMATS", "TEXT_FORMATS", "config_from", "consoles",
+           "render", "render_counts", "report_target", "usage_error"]

@@ -1,4 +1,4 @@
-"""``rnnshape fix``: apply, diff or gate, then report what remains."""
+"""``rnnshape fix`` (and ``check --fix``): apply, diff or gate, then report what remains."""
 from __future__ import annotations
 
 import difflib
@@ -6,54 +6,94 @@ import sys
 from collections import Counter
 
 from rnnshape.api import FixOptions
-from rnnshape.commands.common import (MACHINE_FORMATS, ConfigError, config_from, consoles, render,
+from rnnshape.commands.common import (MACHINE_FORMATS, TEXT_FORMATS, ConfigError, config_from,
+                                      consoles, render, render_counts, report_target,
                                       usage_error)
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, write_atomic
 from rnnshape.parallel import default_jobs
 from rnnshape.per_file import FileJob, FileResult, run_files, run_text
+from rnnshape.report.progress import Progress
+from rnnshape.report.terminal import Terminal
+from rnnshape.rules import REGISTRY
 
 
 def run_fix(args) -> int:
-    out, err = consoles()
+    out, err = consoles(args)
     try:
         config = config_from(args)
     except (FileError, ConfigError) as exc:
         return usage_error(err, exc)
+    if args.show_settings or args.show_files:
+        from rnnshape.commands.show import show_files, show_settings
+        return show_settings(out, args, config) if args.show_settings else \
+            show_files(out, err, args, config)
     options = FixOptions(batch_first=args.batch_first, unsafe=bool(config.unsafe_fixes))
     fmt = config.output_format or "full"
-    dry = args.diff or args.check
-    job = FileJob(config, options, fix=True, report=not dry, edits=fmt in MACHINE_FORMATS,
-                  seconds=args.file_timeout)
+    # ``check --fix`` shares this code; it has no --diff or --check
+    diff, gate = getattr(args, "diff", False), getattr(args, "check", False)
+    job = FileJob(config, options, fix=True, report=not (diff or gate),
+                  edits=fmt in MACHINE_FORMATS, seconds=args.file_timeout)
     if args.paths == ["-"]:
-        return _fix_stdin(args, job, err)
+        # The fixed source is data for an editor, not a report: --quiet/--output-file leave it.
+        return _fix_stdin(args, job, err, diff, gate)
+    try:
+        target = report_target(args)
+    except FileError as exc:
+        return usage_error(err, exc)
+    with target:
+        out, err = consoles(args)
+        return _fix_files(args, job, fmt, out, err, diff, gate)
+
+
+def _fix_files(args, job: FileJob, fmt: str, out: Terminal, err: Terminal, diff: bool,
+               gate: bool) -> int:
+    dry = diff or gate
     applied: Counter = Counter()
+    fixed: list[tuple[str, Counter]] = []
     remaining: list[Diagnostic] = []
     errors: list[FileError] = []
-    changed = 0
-    for result in run_files(args.paths, job, default_jobs(), args.force_exclude,
-                            args.file_memory):
-        for warning in result.warnings:
-            err.print(warning)
-        for error in result.errors:
-            errors.append(error)
-            err.print(str(error))
-        remaining.extend(result.diagnostics)
-        if not result.changed:
-            continue
-        if args.diff:
-            _print_diff(result)
-        elif not args.check and not _write(result, errors, err):
-            continue
-        changed += 1
-        applied.update(result.applied)
+    progress = Progress.for_stream(sys.stderr)
+    try:
+        for result in run_files(args.paths, job, args.jobs or default_jobs(),
+                                args.force_exclude, args.file_memory, progress.start):
+            progress.advance()
+            if result.errors or (result.warnings and not args.quiet) or (diff and result.changed):
+                progress.clear()  # the counter's line is not left under other output
+            for warning in [] if args.quiet else result.warnings:
+                err.print(warning)
+            for error in result.errors:
+                errors.append(error)
+                err.print(str(error))
+            remaining.extend(result.diagnostics)
+            if not result.changed:
+                continue
+            if diff:
+                _print_diff(result)
+            elif not gate and not _write(result, errors, err):
+                continue
+            fixed.append((result.path, result.applied))
+            applied.update(result.applied)
+    finally:
+        progress.close()
     if not dry:
-        render(out, fmt, remaining, errors)
-    summary = _summary(applied, changed, dry, remaining)
-    (err if args.diff or fmt in ("json", "sarif", "github") else out).print(summary)
+        if args.statistics:
+            render_counts(out, fmt, remaining, errors)
+        else:
+            render(out, fmt, remaining, errors)
+    changed = len(fixed)
+    # A diff or a machine format owns stdout: what was fixed is said on stderr then.
+    aside = err if diff or fmt not in TEXT_FORMATS else out
+    if args.show_fixes and not args.quiet:
+        from rnnshape.report.text import render_fixed
+        render_fixed(aside, fixed, {code: rule.name for code, rule in REGISTRY.items()}, dry)
+    if not args.quiet:
+        aside.print(_summary(applied, changed, dry, remaining))
     if errors:
         return 2
-    if dry:
+    if args.exit_zero:
+        return 0
+    if dry or (args.exit_non_zero_on_fix and changed):
         return 1 if changed else 0
     return 1 if remaining else 0
 
@@ -87,7 +127,7 @@ def _summary(applied: Counter, changed: int, dry: bool, remaining: list) -> str:
     return summary
 
 
-def _fix_stdin(args, job: FileJob, err) -> int:
+def _fix_stdin(args, job: FileJob, err, diff: bool, gate: bool) -> int:
     """``fix -``: the fixed source goes to stdout (like a formatter), the summary to stderr."""
     name = args.stdin_filename or "-"
     data = sys.stdin.buffer.read()
@@ -104,12 +144,14 @@ def _fix_stdin(args, job: FileJob, err) -> int:
         if result.new_text is None or result.new_text == text:
             sys.stdout.buffer.write(data)
             return 2
-    if args.diff:
+    if diff:
         _print_diff(result, name)
-    elif not args.check:
+    elif not gate:
         sys.stdout.write(result.new_text)
     if result.errors:
         return 2
-    if args.diff or args.check:
+    if args.exit_zero:
+        return 0
+    if diff or gate or (args.exit_non_zero_on_fix and result.changed):
         return 1 if result.changed else 0
     return 1 if result.diagnostics else 0

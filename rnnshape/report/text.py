@@ -140,3 +140,34 @@ def render_statistics(out: Terminal, diagnostics: list[Diagnostic]) -> None:
     counts = Counter((d.code, d.name) for d in diagnostics)
     for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         out.print(f"{n:>5}  {code}  {name}")
+
+
+def render_fix_list(out: Terminal, diagnostics: list[Diagnostic]) -> None:
+    """``check --show-fixes``: the fix each finding offers, one line each."""
+    fixable = [d for d in diagnostics if d.fix is not None]
+    if not diagnostics:
+        return
+    if not fixable:
+        out.print("No fixes available.")
+        return
+    out.print("Fixes available:")
+    for d in fixable:
+        kind = out.style(f"{d.fix.applicability} fix", "green")
+        out.print(f"  {location(d)}: {d.code} {kind}: {one_line(d.fix.message)}")
+    out.print()
+
+
+def render_fixed(out: Terminal, fixed: list[tuple[str, Counter]], names: dict[str, str],
+                 dry: bool) -> None:
+    """``fix --show-fixes``: what was fixed (``dry``: would be) in each file, per code."""
+    total = sum(sum(counts.values()) for _, counts in fixed)
+    if not total:
+        out.print(f"No findings {'would be ' if dry else ''}fixed.")
+        return
+    verb = "Would fix" if dry else "Fixed"
+    out.print(f"{verb} {total} finding{'s' if total != 1 else ''}:")
+    for path, counts in fixed:
+        out.print(f"- {out.style(path, 'bold')}:")
+        for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.print(f"    {n} x {code} ({names.get(code, '')})")
+    out.print()
