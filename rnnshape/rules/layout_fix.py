@@ -13,7 +13,7 @@ from typing import Optional
 import libcst as cst
 
 from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, int_args, layout_call, set_keyword
-from rnnshape.shapes.axes import complete, expected_roles, input_roles
+from rnnshape.shapes.axes import complete, expected_roles, input_roles, layout_conflict
 from rnnshape.shapes.dims import FEATURE
 from rnnshape.shapes.facts import LayoutOp, LayoutUse, ModuleInfo, RecurrentCall
 from rnnshape.syntax import int_value, whole_axis
@@ -87,24 +87,31 @@ def _rewrite_op(op: LayoutOp, perm, fctx: FixContext) -> Optional[dict]:
 
 
 def _uses_of(fctx: FixContext, module: ModuleInfo, call_node=None) -> list[LayoutUse]:
+    """The uses of ``module``'s output (of one call of it), in any file of the run."""
     return [u for u in fctx.facts.layout_uses
             if u.module is module and (call_node is None or u.call is call_node)]
+
+
+def _here(fctx: FixContext, node) -> bool:
+    """Whether ``node`` is in the file being fixed (facts also hold other files' code)."""
+    return node in fctx.positions
+
+
+def _elsewhere(fctx: FixContext, nodes) -> str:
+    """The rows of ``nodes`` for a message, and a word for those in other files."""
+    here = [n for n in nodes if _here(fctx, n)]
+    parts = [f"line(s) {fctx.rows(here)}"] if here else []
+    if len(here) < len(nodes):
+        parts.append("uses in other files")
+    return " and ".join(parts)
 
 
 def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
     """Reorder the input (at the layout op that made it, else where it is passed).  Not in a
     loop: the next pass may be fed what this pass made, in the new layout."""
     call, expected = data.call, data.expected
-    roles = complete(list(data.roles))
-    size = call.module.dim("input_size")
-    if FEATURE not in roles:
-        return None
-    feature = call.shape.dims[roles.index(FEATURE)]
-    # The module never ran on this input (its last dim is not input_size, or is a batch or a
-    # time while another dim is input_size), so nothing downstream relied on its output.
-    crash = call.shape.dims[2].same(size) is False or \
-        (roles[2] != FEATURE and feature.same(size) is True)
-    if roles.index(FEATURE) != 2 and not _feeds_input_size(feature, size, crash):
+    crash = _crashes(call, data.roles)
+    if crash is None:
         return None
     op = offending_op(call)
     if op is not None:
@@ -142,7 +149,7 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
     time_at = 1 if call.module.flag("batch_first") else 0
     doubtful, rewritten = [], []
     for use in _uses_of(fctx, call.module, call.node):
-        new = rewrite_use(use, fctx, time_at, fallback=False)
+        new = rewrite_use(use, fctx, time_at, fallback=False) if _here(fctx, use.node) else None
         if new is None:
             doubtful.append(use.node)
         elif new:
@@ -153,9 +160,26 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
     message += "".join(f"; `{fctx.text(old)}` becomes `{fctx.text(new)}` (line "
                        f"{fctx.row(old)}) so it still reads one time step" for old, new in rewritten)
     if doubtful:
-        return Plan(UNSAFE, message + f"; the output's layout changes: check line(s) "
-                                      f"{fctx.rows(doubtful)}", changes)
+        return Plan(UNSAFE, message + f"; the output's layout changes: check "
+                                      f"{_elsewhere(fctx, doubtful)}", changes)
     return Plan(SAFE, message, changes)
+
+
+def _crashes(call: RecurrentCall, roles) -> Optional[bool]:
+    """Whether the module cannot run on the call's input as it is (its last dim is not
+    input_size, or is a batch or a time while another dim is input_size: nothing downstream
+    relied on its output); None when reordering by ``roles`` would not put its
+    ``input_size`` last."""
+    roles = complete(list(roles))
+    size = call.module.dim("input_size")
+    if FEATURE not in roles:
+        return None
+    feature = call.shape.dims[roles.index(FEATURE)]
+    crash = call.shape.dims[2].same(size) is False or \
+        (roles[2] != FEATURE and feature.same(size) is True)
+    if roles.index(FEATURE) != 2 and not _feeds_input_size(feature, size, crash):
+        return None
+    return crash
 
 
 def _feeds_input_size(feature, size, crash: bool) -> bool:
@@ -181,7 +205,8 @@ def batch_first_plan(module: ModuleInfo, fctx: FixContext) -> Optional[Plan]:
         return None
     doubtful = []
     for use in _uses_of(fctx, module):
-        rewritten = rewrite_use(use, fctx, time_at=1, fallback=True)
+        rewritten = rewrite_use(use, fctx, time_at=1, fallback=True) \
+            if _here(fctx, use.node) else None
         if rewritten is None:
             doubtful.append(use.node)
         elif rewritten:
@@ -191,7 +216,7 @@ def batch_first_plan(module: ModuleInfo, fctx: FixContext) -> Optional[Plan]:
     message = (f"set `batch_first=True` on `{module.label or module.kind}` and feed it "
                f"(batch, time, feature)")
     if doubtful:
-        return Plan(UNSAFE, message + f"; check line(s) {fctx.rows(doubtful)}, which depend on "
+        return Plan(UNSAFE, message + f"; check {_elsewhere(fctx, doubtful)}, which depend on "
                                       f"the output layout", changes)
     return Plan(SAFE, message, changes)
 
@@ -202,6 +227,11 @@ def _reorder_inputs(module: ModuleInfo, fctx: FixContext, changes: dict) -> bool
     for call in fctx.facts.recurrent_calls:
         if call.module is not module:
             continue
+        if not _here(fctx, call.node):
+            return False  # fed from another file: that file's input would have to change too
+        conflict = layout_conflict(call)
+        if conflict is not None and _crashes(call, conflict[0]) is None:
+            return False  # reordering would not put input_size last
         op = offending_op(call)
         if op is not None:
             perm = _op_perm(call, target)
