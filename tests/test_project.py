@@ -212,3 +212,42 @@ def test_a_project_function_not_followed_hides_an_eval_region_only_if_its_file_t
             {step}
         """})
     assert [f["code"] for f in findings(".", cwd=tmp_path)] == codes
+
+
+def test_batch_first_fix_leaves_uses_in_other_files_to_a_human(tmp_path):
+    # The model's output is indexed in train.py: switching the module to batch_first=True in
+    # model.py changes what that line reads, and model.py's fix cannot edit train.py.
+    model = dedent("""\
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.GRU(8, 16)
+
+            def forward(self, x):
+                out, _ = self.rnn(x)
+                return out
+        """)
+    train = dedent("""\
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
+        from model import Net
+
+        loader = DataLoader(TensorDataset(torch.randn(256, 20, 8)), batch_size=16)
+        net = Net()
+        for (xb,) in loader:
+            out = net(xb)
+            summary = out.sum(dim=0)
+        """)
+    write(tmp_path, {"model.py": model, "train.py": train})
+    proc = run("check", "--no-cache", "--batch-first", "--output-format", "json", ".",
+               cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    [item] = [f for f in json.loads(proc.stdout) if f["code"] == "RNN001"]
+    assert item["filename"] == "./model.py" and item["fix"]["applicability"] == "unsafe"
+    assert "uses in other files" in item["fix"]["message"]
+    proc = run("fix", "--batch-first", "--unsafe-fixes", ".", cwd=tmp_path)
+    assert "internal error" not in proc.stderr
