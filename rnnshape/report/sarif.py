@@ -26,15 +26,10 @@ from urllib.parse import quote
 
 from rnnshape import __version__
 from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.rule_docs import rule_url
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/rnnshape/rnnshape"
-RULES_PAGE = "https://github.com/rnnshape/rnnshape/blob/main/docs/rules.md"
-
-
-def help_uri(code: str, name: str) -> str:
-    """The rule's section of docs/rules.md (GitHub's anchor for ``## RNN001 layout-mismatch``)."""
-    return f"{RULES_PAGE}#{code.lower()}-{name.lower()}"
 
 
 def level(severity: str) -> str:
@@ -72,7 +67,7 @@ def render_sarif(diagnostics: Iterable[Diagnostic], rules: Sequence, *,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.what},
-        "helpUri": help_uri(rule.code, rule.name),
+        "helpUri": rule_url(rule.code, rule.name),
         "defaultConfiguration": {"level": level(rule.severity)},
     } for rule in rules]
     results = []
