@@ -5,7 +5,7 @@ import os
 import pytest
 
 from rnnshape import __version__
-from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.diagnostic import Diagnostic, Edit, FileError, Fix, Span, TraceLine
 from rnnshape.report.github import render_github
 from rnnshape.report.sarif import render_sarif
 from types import SimpleNamespace
@@ -101,7 +101,8 @@ def test_sarif_lists_every_rule_and_points_results_at_them(in_tmp):
     warning = next(r for r in rules if r.severity == "warning")
     ds = [diag(),
           diag(code=warning.code, name=warning.name, severity="warning", message="two\nlines",
-               filename="nb/Model Run.ipynb", row=2, column=1, end_row=2, end_column=5, cell=4)]
+               filename="nb/Model Run.ipynb", row=2, column=1, end_row=2, end_column=5, cell=4,
+               file_span=Span(40, 6, 40, 10))]
     run = check_sarif(json.loads(render_sarif(ds, rules)))
     driver = run["tool"]["driver"]
     assert (driver["name"], driver["version"]) == ("rnnshape", __version__)
@@ -127,9 +128,11 @@ def test_sarif_lists_every_rule_and_points_results_at_them(in_tmp):
     }
     assert note["level"] == "warning"
     assert note["ruleIndex"] == 2
-    assert note["properties"] == {"cell": 4}
-    assert note["message"]["text"] == "two\nlines"
-    assert note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "nb/Model%20Run.ipynb"
+    assert note["properties"] == {"cell": 4, "row": 2, "column": 1}
+    assert note["message"]["text"] == "cell 4, line 2, column 1: two\nlines"
+    assert note["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "nb/Model%20Run.ipynb"},
+        "region": {"startLine": 40, "startColumn": 6, "endLine": 40, "endColumn": 10}}
 
 
 def test_sarif_paths_are_relative_to_the_base_with_forward_slashes(in_tmp):
@@ -184,6 +187,53 @@ def test_sarif_with_no_results_is_still_a_complete_log(in_tmp):
     assert log["$schema"].endswith("sarif-2.1.0.json")
 
 
+def test_sarif_fix_is_a_sarif_fix_of_the_file_and_the_trace_a_code_flow(in_tmp):
+    d = diag(trace=[TraceLine(5, "torch.zeros(4, 12, 8)", "(4, 12, 8)"),
+                    TraceLine(30, "self.lstm(x)", "LSTM expects (time, batch, 8)", path="lib/model.py")],
+             fix=Fix("unsafe", "replace `x` with `x.permute(1, 0, 2)`",
+                     (Edit(12, 9, 12, 10, "x.permute(1, 0, 2)"), Edit(20, 1, 20, 1, "# check\n"))))
+    result = check_sarif(json.loads(render_sarif([d], all_rules())))["results"][0]
+    assert result["fixes"] == [{
+        "description": {"text": "replace `x` with `x.permute(1, 0, 2)`"},
+        "artifactChanges": [{"artifactLocation": {"uri": "src/train.py"}, "replacements": [
+            {"deletedRegion": {"startLine": 12, "startColumn": 9, "endLine": 12, "endColumn": 10},
+             "insertedContent": {"text": "x.permute(1, 0, 2)"}},
+            {"deletedRegion": {"startLine": 20, "startColumn": 1, "endLine": 20, "endColumn": 1},
+             "insertedContent": {"text": "# check\n"}}]}],
+        "properties": {"applicability": "unsafe"}}]
+    assert result["codeFlows"] == [{"threadFlows": [{"locations": [
+        {"location": {"physicalLocation": {"artifactLocation": {"uri": "src/train.py"},
+                                           "region": {"startLine": 5}},
+                      "message": {"text": "`torch.zeros(4, 12, 8)`: (4, 12, 8)"}}},
+        {"location": {"physicalLocation": {"artifactLocation": {"uri": "lib/model.py"},
+                                           "region": {"startLine": 30}},
+                      "message": {"text": "`self.lstm(x)`: LSTM expects (time, batch, 8)"}}},
+    ]}]}]
+
+
+def test_sarif_notebook_fix_uses_the_edits_of_the_json_text(in_tmp):
+    json_edit = Edit(37, 1, 38, 1, '    "out = f(y)"\n')
+    d = diag(filename="nb.ipynb", cell=3, row=4, column=1, end_row=4, end_column=5,
+             file_span=Span(37, 6, 37, 10),
+             trace=[TraceLine(2, "y", "(4, 8)", cell=3, file_row=35),
+                    TraceLine(1, "g()", "(8,)", cell=2)],
+             fix=Fix("safe", "use y", (Edit(4, 1, 4, 5, "f(y)", cell=3),), (json_edit,)))
+    result = check_sarif(json.loads(render_sarif([d], all_rules())))["results"][0]
+    [change] = result["fixes"][0]["artifactChanges"]
+    assert change["replacements"] == [
+        {"deletedRegion": {"startLine": 37, "startColumn": 1, "endLine": 38, "endColumn": 1},
+         "insertedContent": {"text": '    "out = f(y)"\n'}}]
+    steps = [s["location"] for s in result["codeFlows"][0]["threadFlows"][0]["locations"]]
+    assert steps[0]["physicalLocation"]["region"] == {"startLine": 35}
+    assert steps[0]["properties"] == {"cell": 3, "row": 2}
+    # a step whose line of the JSON is not known points at the file, not at a wrong line
+    assert "region" not in steps[1]["physicalLocation"] and steps[1]["properties"] == {"cell": 2, "row": 1}
+    # edits in cell rows only are no edits of the file: no SARIF fix rather than a wrong one
+    cells_only = diag(filename="nb.ipynb", cell=3, file_span=Span(37, 6, 37, 10),
+                      fix=Fix("safe", "use y", (Edit(4, 1, 4, 5, "f(y)", cell=3),)))
+    assert "fixes" not in json.loads(render_sarif([cells_only], all_rules()))["runs"][0]["results"][0]
+
+
 # -- GitHub ------------------------------------------------------------------------------------
 
 def test_github_error_and_warning_lines():
@@ -210,7 +260,14 @@ def test_github_escapes_message_and_properties():
     )
 
 
-def test_github_notebook_diagnostic_is_a_file_annotation_naming_the_cell():
+def test_github_notebook_diagnostic_is_on_its_line_of_the_json_and_names_the_cell():
+    out = render_github([diag(filename="nb.ipynb", cell=3, row=2, column=4, severity="hint",
+                              file_span=Span(37, 26, 37, 42))])
+    assert out == ("::notice file=nb.ipynb,line=37,col=26,endLine=37,endColumn=42,"
+                   "title=RNN001 layout-mismatch::cell 3, line 2, column 4: batch and time swapped\n")
+
+
+def test_github_notebook_diagnostic_without_its_json_place_is_a_file_annotation():
     out = render_github([diag(filename="nb.ipynb", cell=3, row=2, column=4, severity="hint")])
     assert out == ("::notice file=nb.ipynb,title=RNN001 layout-mismatch::"
                    "cell 3, line 2, column 4: batch and time swapped\n")
