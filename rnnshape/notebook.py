@@ -53,11 +53,11 @@ from dataclasses import dataclass
 from json.decoder import scanstring
 from typing import Optional
 
+from rnnshape.cells import SENTINEL
+from rnnshape.cells import SENTINEL_RE as _SENTINEL_RE
 from rnnshape.diagnostic import Diagnostic, Edit, FileError, Span
 from rnnshape.fixes import apply_edits
 
-SENTINEL = "# %% rnnshape-cell {}"
-_SENTINEL_RE = re.compile(r"# %% rnnshape-cell (\d+)")
 MASK = "pass  # rnnshape: masked magic {}"
 _MASK_RE = re.compile(r"(?P<indent>[ \t]*)pass  # rnnshape: masked magic (?P<k>\d+)")
 

@@ -150,11 +150,12 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
                 return None
             changes[use.node] = new
             rewritten.append((use.node, new))
-    message += "".join(f"; `{fctx.text(old)}` becomes `{fctx.text(new)}` (line "
-                       f"{fctx.row(old)}) so it still reads one time step" for old, new in rewritten)
+    message += "".join(f"; `{fctx.text(old)}` becomes `{fctx.text(new)}` "
+                       f"({fctx.line_of(old)}) so it still reads one time step"
+                       for old, new in rewritten)
     if doubtful:
-        return Plan(UNSAFE, message + f"; the output's layout changes: check line(s) "
-                                      f"{fctx.rows(doubtful)}", changes)
+        return Plan(UNSAFE, message + f"; the output's layout changes: check "
+                                      f"{fctx.lines_of(doubtful)}", changes)
     return Plan(SAFE, message, changes)
 
 
@@ -191,7 +192,7 @@ def batch_first_plan(module: ModuleInfo, fctx: FixContext) -> Optional[Plan]:
     message = (f"set `batch_first=True` on `{module.label or module.kind}` and feed it "
                f"(batch, time, feature)")
     if doubtful:
-        return Plan(UNSAFE, message + f"; check line(s) {fctx.rows(doubtful)}, which depend on "
+        return Plan(UNSAFE, message + f"; check {fctx.lines_of(doubtful)}, which depend on "
                                       f"the output layout", changes)
     return Plan(SAFE, message, changes)
 
