@@ -201,3 +201,16 @@ def test_cell_rows_read_from_the_program():
     rows = len(nb.program().splitlines())
     assert [from_program.locate(r) for r in range(1, rows + 1)] == \
         [nb.locate(r) for r in range(1, rows + 1)]
+
+
+def test_places_in_the_json_survive_the_cache(nb_dir):
+    def run():
+        result = rnnshape("check", "--output-format", "sarif", "tagger.ipynb", cwd=nb_dir)
+        assert result.returncode == 1, result.stderr
+        return result.stdout
+    first = run()
+    assert list((nb_dir / ".rnnshape_cache").rglob("*.json"))  # the second run reads it
+    assert run() == first
+    log = json.loads(first)["runs"][0]["results"]
+    assert log[1]["locations"][0]["physicalLocation"]["region"]["startLine"] == 37
+    assert "fixes" in log[1] and "codeFlows" in log[1]
