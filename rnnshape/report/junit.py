@@ -65,7 +65,7 @@ def render_junit(diagnostics: Iterable[Diagnostic], files: Sequence[str] = (),
         suite = ET.SubElement(root, "testsuite", {"name": xml_text(path)})
         counts = {"tests": 0, "failures": 0, "errors": 0}
         for d in found.get(path, ()):
-            where = location(d)[len(d.filename) + 1:]
+            where = f"{d.row}:{d.column}" if d.cell is None else f"cell {d.cell}:{d.row}:{d.column}"
             case = _case(suite, path, f"{d.code} {d.name} at {where}", d.file_row)
             failure = ET.SubElement(case, "failure", {"type": d.code,
                                                       "message": xml_text(d.message)})

@@ -138,8 +138,9 @@ def render_sarif(diagnostics: Iterable[Diagnostic], rules: Sequence, *,
         result["locations"] = [_physical(uri, _region(d) if known else None)]
         if d.trace:
             result["codeFlows"] = _code_flows(d, uri, base_dir)
-        if d.fix is not None and _fixes(d, uri):
-            result["fixes"] = _fixes(d, uri)
+        fixes = _fixes(d, uri) if d.fix is not None else []
+        if fixes:
+            result["fixes"] = fixes
         if d.cell is not None:
             result["properties"] = {"cell": d.cell, "row": d.row, "column": d.column}
         results.append(result)
