@@ -85,8 +85,7 @@ def _code_flows(d: Diagnostic, uri: str, base_dir: Optional[str]) -> list:
         if t.path is not None:
             location = _physical(artifact_uri(t.path, base_dir), {"startLine": max(t.row, 1)})
         elif t.cell is not None:
-            line = t.file_row if d.file_span is not None else None
-            location = _physical(uri, {"startLine": line} if line else None)
+            location = _physical(uri, {"startLine": t.file_row} if t.file_row else None)
             location["properties"] = {"cell": t.cell, "row": t.row}
         else:
             location = _physical(uri, {"startLine": max(t.row, 1)})
