@@ -167,7 +167,7 @@ def test_fix_message_naming_rows_to_check_names_cells(tmp_path):
          "source": ["lstm = nn.LSTM(8, 16)\n", "x = torch.randn(4, 8, 20)  # (batch, feature, time)\n",
                     "x = x.permute(0, 2, 1)\n", "out, _ = lstm(x)"]},
         {"cell_type": "code", "execution_count": 3, "id": "c", "metadata": {}, "outputs": [],
-         "source": ["print(1)\n", "last = out[-1]\n", "first = out[0]"]},
+         "source": ["print(1)\n", "last = out[:, -1]\n", "n = out.size(0)\n", "m = out.size(0)"]},
     ]
     nb = {"cells": cells, "metadata": {"language_info": {"name": "python"}}, "nbformat": 4,
           "nbformat_minor": 5}
@@ -176,7 +176,9 @@ def test_fix_message_naming_rows_to_check_names_cells(tmp_path):
                                        "u.ipynb", cwd=tmp_path).stdout)
     assert seed["code"] == "RNN103"
     assert item["code"] == "RNN001" and item["fix"]["applicability"] == "unsafe"
-    assert item["fix"]["message"].endswith("; the output's layout changes: check cell 4 row(s) 2, 3")
+    assert item["fix"]["message"].endswith(
+        "; `out[:, -1]` becomes `out[-1]` (cell 4 row 2) so it still reads one time step"
+        "; the output's layout changes: check cell 4 row(s) 3, 4")
     # After the safe fix added a row to cell 1, what remains still names the same rows.
     fixed = rnnshape("fix", "--output-format", "json", "u.ipynb", cwd=tmp_path)
     assert fixed.stderr.startswith("Fixed 1 finding (RNN103: 1)"), fixed.stderr
@@ -188,7 +190,9 @@ def test_fix_message_naming_rows_to_check_names_cells(tmp_path):
     (tmp_path / "u.py").write_text(script, encoding="utf-8")
     [_, item] = json.loads(rnnshape("check", "--no-cache", "--output-format", "json", "u.py",
                                     cwd=tmp_path).stdout)
-    assert item["fix"]["message"].endswith("; the output's layout changes: check line(s) 10, 11")
+    assert item["fix"]["message"].endswith(
+        "; `out[:, -1]` becomes `out[-1]` (line 10) so it still reads one time step"
+        "; the output's layout changes: check line(s) 11, 12")
 
 
 def test_cell_rows_read_from_the_program():
