@@ -48,6 +48,7 @@ class Analysis:
     units: list = field(default_factory=list)  # every source the runs read, this file first
     plans: dict = field(default_factory=dict)  # (id(finding), options) -> its plan
     contexts: dict = field(default_factory=dict)  # options -> FixContext
+    first_cell: Optional[int] = None  # a notebook's program: the index of its first code cell
 
     @property
     def module(self) -> cst.Module:
@@ -68,7 +69,7 @@ class Analysis:
 
     def fix_context(self, options: FixOptions) -> FixContext:
         if options not in self.contexts:
-            self.contexts[options] = FixContext(self.unit, self.facts, options)
+            self.contexts[options] = FixContext(self.unit, self.facts, options, self.first_cell)
         return self.contexts[options]
 
     def plan(self, finding: Finding, options: FixOptions) -> Optional[Plan]:
@@ -88,7 +89,8 @@ class Analysis:
 
 def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
             sources: Optional[Sources] = None, importers: Sequence[str] = (),
-            linked: bool = False, values: bool = False) -> Optional[Analysis]:
+            linked: bool = False, values: bool = False,
+            first_cell: Optional[int] = None) -> Optional[Analysis]:
     """Facts and findings of one file (``codes``: the rules to run, None for all), or None
     when no rule can fire on it.  Raises FileError when it does not parse.
 
@@ -98,7 +100,8 @@ def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
     ``linked``: the file reaches recurrent code through a local import, so the keyword
     prefilter does not apply.  ``values``: record what each tensor expression evaluates to
     (``facts.values``), in the file's run and its importers', for the language server's
-    hovers."""
+    hovers.  ``first_cell``: ``text`` is a notebook's program (see
+    ``notebook.py``) whose first code cell has that index; fix messages then name cells."""
     # Python's own parser first: several times faster than LibCST, it makes sure a broken
     # file is not passed as clean, and it refuses the deep nesting that overflows the stack
     # of LibCST's native parser (a crash no exception handler could catch).
@@ -110,7 +113,7 @@ def analyze(text: str, filename: str, codes: Optional[Collection[str]] = None,
         Unit(filename, text, parse(text, filename))
     if not relevant:
         return None
-    analysis = Analysis(unit, Facts(), [])
+    analysis = Analysis(unit, Facts(), [], first_cell=first_cell)
     seen = set()
     for entry in [unit] + [u for u in map(_importer(sources), importers) if u is not None]:
         if entry is unit:
@@ -276,12 +279,14 @@ def _round(analysis: Analysis, options: FixOptions) -> dict:
 
 def fix_source(text: str, filename: str, codes: Optional[Collection[str]] = None,
                options: FixOptions = FixOptions(), sources: Optional[Sources] = None,
-               importers: Sequence[str] = (), linked: bool = False) -> FixResult:
+               importers: Sequence[str] = (), linked: bool = False,
+               first_cell: Optional[int] = None) -> FixResult:
     """Apply fixes, re-check, and repeat until the file is stable.  Raises FileError if the
     result would not parse (the caller then leaves the file as it was)."""
     current = text
     seen = {current}
-    analysis = analyze(current, filename, codes, sources, importers, linked)
+    analysis = analyze(current, filename, codes, sources, importers, linked,
+                       first_cell=first_cell)
     errors = list(analysis.errors) if analysis is not None else []
     before = _counts(analysis)
     for _ in range(MAX_ROUNDS):
@@ -295,7 +300,8 @@ def fix_source(text: str, filename: str, codes: Optional[Collection[str]] = None
         if new == current or new in seen:
             break  # nothing changed, or we are going round in circles: stop where we are
         try:
-            analysis = analyze(new, filename, codes, sources, importers, linked)
+            analysis = analyze(new, filename, codes, sources, importers, linked,
+                               first_cell=first_cell)
         except FileError:
             raise FileError(filename, "a fix produced code that does not parse; file left unchanged")
         seen.add(new)

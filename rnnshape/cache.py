@@ -18,6 +18,10 @@ from rnnshape import __version__
 from rnnshape.diagnostic import Diagnostic, FileError
 
 DEFAULT_DIR = ".rnnshape_cache"
+# What an entry holds, within one version: raised when Diagnostic gains a field, so an entry
+# written before (by a development build) is a miss rather than a diagnostic without it.
+# 2: file_span, TraceLine.file_row, Fix.file_edits (a notebook finding's place in its JSON).
+ENTRY_FORMAT = "2"
 
 
 class Cache:
@@ -26,7 +30,7 @@ class Cache:
 
     def key(self, path: str, data: bytes, extra: str = "") -> str:
         digest = hashlib.sha256()
-        for part in (__version__, extra, os.path.abspath(path)):
+        for part in (__version__, ENTRY_FORMAT, extra, os.path.abspath(path)):
             digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
         digest.update(data)
         return digest.hexdigest()

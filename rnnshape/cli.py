@@ -10,7 +10,7 @@ from typing import Optional
 from rnnshape import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("full", "concise", "json", "sarif", "github")
+FORMATS = ("full", "concise", "json", "sarif", "github", "json-lines", "junit", "gitlab")
 
 EXIT_CODES = """\
 exit codes:

@@ -48,7 +48,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-OUTPUT_FORMATS = ("full", "concise", "json", "sarif", "github")
+OUTPUT_FORMATS = ("full", "concise", "json", "sarif", "github", "json-lines", "junit", "gitlab")
 
 # Same folders as rnnshape.files.SKIP_DIRS, as patterns (kept here so exclude can replace them).
 DEFAULT_EXCLUDE = (

@@ -23,6 +23,19 @@ class Fix:
     applicability: str  # "safe" | "unsafe"
     message: str
     edits: tuple[Edit, ...]
+    # The same change as edits of the file's own text, where ``edits`` are not that (in a
+    # notebook, ``edits`` are rows of cells; these are lines of the .ipynb JSON).
+    file_edits: tuple[Edit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Span:
+    """[row:column, end_row:end_column), 1-based, ``end_column`` exclusive."""
+
+    row: int
+    column: int
+    end_row: int
+    end_column: int
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,7 @@ class TraceLine:
     shape: str
     cell: Optional[int] = None  # in a notebook: the cell of ``row``, which may be another one
     path: Optional[str] = None  # the file of ``row`` when it is not the diagnostic's own
+    file_row: Optional[int] = None  # in a notebook: the line of the .ipynb text holding ``row``
 
 
 @dataclass
@@ -49,6 +63,14 @@ class Diagnostic:
     fix: Optional[Fix] = None
     cell: Optional[int] = None
     source_line: str = ""
+    # In a notebook: the same place in lines and columns of the .ipynb text, which is what
+    # a viewer of the file (code scanning, a merge request) shows.
+    file_span: Optional[Span] = None
+
+    @property
+    def file_row(self) -> int:
+        """The line of the file itself (of the JSON, for a notebook) where the finding starts."""
+        return self.file_span.row if self.file_span is not None else self.row
 
     def to_dict(self) -> dict:
         """Everything, for the cache; ``from_dict`` reverses it."""
@@ -61,7 +83,10 @@ class Diagnostic:
         if data["fix"] is not None:
             fix = data["fix"]
             data["fix"] = Fix(fix["applicability"], fix["message"],
-                              tuple(Edit(**e) for e in fix["edits"]))
+                              tuple(Edit(**e) for e in fix["edits"]),
+                              tuple(Edit(**e) for e in fix.get("file_edits", ())))
+        if data.get("file_span") is not None:
+            data["file_span"] = Span(**data["file_span"])
         return Diagnostic(**data)
 
     def to_json(self) -> dict:

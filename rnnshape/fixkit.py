@@ -13,6 +13,7 @@ from typing import Optional
 
 import libcst as cst
 
+from rnnshape.cells import CellRows
 from rnnshape.shapes.facts import Facts
 from rnnshape.syntax import Unit, walk
 
@@ -75,12 +76,16 @@ class _Targets(cst.CSTVisitor):
 class FixContext:
     """What a rule needs to build a plan: the tree, positions, parents, and a few helpers."""
 
-    def __init__(self, unit: Unit, facts: Facts, options: FixOptions):
+    def __init__(self, unit: Unit, facts: Facts, options: FixOptions,
+                 first_cell: Optional[int] = None):
         self.unit = unit
         self.module = unit.module
         self.facts = facts
         self.positions = unit.positions
         self.options = options
+        # A notebook's program (``first_cell``: its first code cell): a message names rows
+        # as the user sees them, in cells, not as rows of the program.
+        self.cells = CellRows(unit.text, first_cell) if first_cell is not None else None
 
     def text(self, node) -> str:
         return self.module.code_for_node(node)
@@ -176,9 +181,32 @@ class FixContext:
                     found.append(candidate)
         return found
 
-    def rows(self, nodes) -> str:
-        """``12, 15``: the distinct first rows of ``nodes``, for a message."""
-        return ", ".join(str(r) for r in sorted({self.row(n) for n in nodes}))
+    def lines_of(self, nodes) -> str:
+        """``line(s) 12, 15``: the distinct first rows of ``nodes``, for a message; in a
+        notebook ``cell 4 row(s) 3, 6`` (cells joined by ``and``)."""
+        rows = sorted({self.row(n) for n in nodes})
+        if self.cells is None:
+            return "line(s) " + ", ".join(map(str, rows))
+        by_cell: dict[int, list[int]] = {}
+        for row in rows:
+            cell, in_cell = self.cells.locate(row)
+            by_cell.setdefault(cell, []).append(in_cell)
+        return " and ".join(f"cell {cell} row(s) " + ", ".join(map(str, found))
+                            for cell, found in by_cell.items())
+
+    def line_of(self, node) -> str:
+        """``line 12`` for a message; in a notebook ``cell 4 row 3``."""
+        return self.row_span(self.row(node), self.row(node))
+
+    def row_span(self, first: int, last: int) -> str:
+        """``lines 12-15`` (``line 12``) for a message; in a notebook ``cell 4 rows 3-6``, or
+        ``cell 4 row 3 to cell 5 row 2`` across cells."""
+        if self.cells is None:
+            return f"lines {first}-{last}" if last != first else f"line {first}"
+        (cell, start), (end_cell, end) = self.cells.locate(first), self.cells.locate(last)
+        if end_cell != cell:
+            return f"cell {cell} row {start} to cell {end_cell} row {end}"
+        return f"cell {cell} rows {start}-{end}" if end != start else f"cell {cell} row {start}"
 
     def torch_name(self) -> tuple[str, bool]:
         """How this file names torch at top level, and whether an import must be added."""

@@ -33,9 +33,12 @@ indentation, escapes, trailing newline) is copied from the original text.  A rew
 laid out like the original list) or a string if the cell used a string.
 
 Diagnostics from ``check_source(program)`` are in program rows; ``noqa`` maps are computed on
-the program too.  ``map_diagnostic`` turns row/end_row into rows of the cell and sets ``cell``;
-it leaves ``trace`` rows and ``fix`` edits in program rows (``describe_row`` names a program
-row as ``cell 3, line 2`` for trace display).
+the program too.  ``map_diagnostic`` turns row/end_row, trace rows and fix edits into rows of
+their cells (``describe_row`` names a program row as ``cell 3, line 2``), and adds where the
+same places are in the notebook's own text, which is what a viewer of the file shows (code
+scanning, a merge request): ``file_span`` and each trace step's ``file_row`` in lines and
+columns of the JSON (the string holding that row of the cell, the column inside it counting
+JSON escapes), and ``file_edits``, the fix as an edit of the JSON text that ``fix`` writes.
 """
 from __future__ import annotations
 
@@ -50,10 +53,11 @@ from dataclasses import dataclass
 from json.decoder import scanstring
 from typing import Optional
 
-from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.cells import SENTINEL
+from rnnshape.cells import SENTINEL_RE as _SENTINEL_RE
+from rnnshape.diagnostic import Diagnostic, Edit, FileError, Span
+from rnnshape.fixes import apply_edits
 
-SENTINEL = "# %% rnnshape-cell {}"
-_SENTINEL_RE = re.compile(r"# %% rnnshape-cell (\d+)")
 MASK = "pass  # rnnshape: masked magic {}"
 _MASK_RE = re.compile(r"(?P<indent>[ \t]*)pass  # rnnshape: masked magic (?P<k>\d+)")
 
@@ -175,6 +179,8 @@ class Notebook:
         self._program = self._build_program()
         self._program_lines = split_lines(self._program)
         self._starts = [c.start_row for c in self.code_cells]
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._offsets: dict[int, Optional[list[int]]] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -242,7 +248,8 @@ class Notebook:
         return f"cell {cell}, line {line}"
 
     def map_diagnostic(self, d: Diagnostic) -> Diagnostic:
-        """A copy of ``d`` with ``cell`` set and rows counted within the cell.
+        """A copy of ``d`` with ``cell`` set, rows counted within the cell, and the places
+        in the notebook's own text added.
 
         A span that runs past its cell is cut at the end of the cell's last line.
         """
@@ -254,13 +261,17 @@ class Notebook:
             last = info.start_row + max(info.line_count, 1) - 1
             end_row = last - info.start_row + 1
             end_column = len(_strip_eol(self._program_lines[last - 1])[0]) + 1
-        trace = [dataclasses.replace(t, cell=c, row=r)
+        start = self.file_position(cell, row, d.column)
+        end = self.file_position(cell, end_row, end_column)
+        file_span = Span(*start, *end) if start is not None and end is not None else None
+        trace = [dataclasses.replace(t, cell=c, row=r, file_row=self._file_row(c, r))
                  for t in d.trace for c, r in [self.locate(t.row)]]
         fix = d.fix
         if fix is not None:
-            fix = dataclasses.replace(fix, edits=tuple(self._map_edit(e) for e in fix.edits))
+            fix = dataclasses.replace(fix, edits=tuple(self._map_edit(e) for e in fix.edits),
+                                      file_edits=self._file_edits(fix.edits))
         return dataclasses.replace(d, cell=cell, row=row, end_row=end_row, end_column=end_column,
-                                   trace=trace, fix=fix)
+                                   trace=trace, fix=fix, file_span=file_span)
 
     def _map_edit(self, edit):
         cell, row = self.locate(edit.row)
@@ -272,6 +283,49 @@ class Notebook:
             end_row, end_column = max(info.line_count, 1) + 1, 1
         return dataclasses.replace(edit, cell=cell, row=row, end_row=end_row,
                                    end_column=end_column)
+
+    # -- places in the notebook's own text -------------------------------------------------
+
+    def file_position(self, cell: int, row: int, column: int) -> Optional[tuple[int, int]]:
+        """(line, column), 1-based, in the notebook text of column ``column`` of row ``row``
+        of code cell ``cell``; a place past the row's end is its end, past the cell's end
+        the cell's end.  None when the cell is not a code cell or its source cannot be read
+        back character by character."""
+        info = next((c for c in self.code_cells if c.index == cell), None)
+        offsets = self._source_offsets(info) if info is not None else None
+        if offsets is None:
+            return None
+        index = len(info.source)
+        lines = split_lines(info.source)
+        if 1 <= row <= len(lines):
+            index = sum(len(line) for line in lines[:row - 1]) + \
+                min(max(column, 1) - 1, len(_strip_eol(lines[row - 1])[0]))
+        offset = offsets[index]
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    def _file_row(self, cell: int, row: int) -> Optional[int]:
+        place = self.file_position(cell, row, 1)
+        return place[0] if place is not None else None
+
+    def _source_offsets(self, cell: Cell) -> Optional[list[int]]:
+        """The offset in the notebook text of each character of ``cell.source``, then of the
+        end of the source: an escape (``\\n``, ``\\"``, ``\\u00e9``) is several characters
+        of the file for one of the source."""
+        if cell.index not in self._offsets:
+            self._offsets[cell.index] = _string_offsets(self.text, cell.span, len(cell.source))
+        return self._offsets[cell.index]
+
+    def _file_edits(self, edits) -> tuple[Edit, ...]:
+        """Program-row ``edits`` as one edit of the notebook text, whole lines replaced;
+        () when there are none or they cannot be written back (a cell boundary crossed)."""
+        if not edits:
+            return ()
+        try:
+            new_text = self.with_program(apply_edits(self._program, edits))
+        except FileError:
+            return ()
+        return line_edit(self.text, new_text)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -450,6 +504,50 @@ def _list_elements(text: str, i: int) -> list[tuple[int, int]]:
         out.append((i, end))
         i = _skip(text, end)
     return out
+
+
+def _string_offsets(text: str, span: tuple[int, int], length: int) -> Optional[list[int]]:
+    """Offsets of each decoded character of the JSON string or array of strings at ``span``
+    in ``text``, then of where the value's text ends; None if they do not come to
+    ``length`` characters."""
+    start, end = span
+    literals = _list_elements(text, start) if text[start] == "[" else [(start, end)]
+    offsets: list[int] = []
+    for first, last in literals:
+        i = first + 1
+        while i < last - 1:
+            offsets.append(i)
+            if text[i] != "\\":
+                i += 1
+            elif text[i + 1] != "u":
+                i += 2
+            elif _SURROGATE_PAIR.match(text, i):  # one character written as two escapes
+                i += 12
+            else:
+                i += 6
+    offsets.append(literals[-1][1] - 1 if literals else start + 1)
+    return offsets if len(offsets) == length + 1 else None
+
+
+_SURROGATE_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_FILE_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
+
+
+def line_edit(before: str, after: str) -> tuple[Edit, ...]:
+    """One edit that turns ``before`` into ``after`` by replacing the lines between their
+    common first and last lines (lines broken at ``\\n`` only, as JSON viewers count
+    them); () when the texts are the same."""
+    if before == after:
+        return ()
+    a, b = _FILE_LINE.findall(before), _FILE_LINE.findall(after)
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    return (Edit(row=head + 1, column=1, end_row=len(a) - tail + 1, end_column=1,
+                 content="".join(b[head:len(b) - tail])),)
 
 
 def _invalid(path: str, reason: str) -> FileError:

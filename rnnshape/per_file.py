@@ -140,7 +140,8 @@ class FileJob:
         try:
             if self.fix:
                 return self._fixed(path, source, notebook, program, codes, sources)
-            analysis = analyze(program, path, codes, sources, importers, linked)
+            analysis = analyze(program, path, codes, sources, importers, linked,
+                               first_cell=_first_cell(notebook))
         except FileError as exc:
             if notebook is not None:
                 raise _in_cells(notebook, exc) from None
@@ -175,7 +176,8 @@ class FileJob:
     def _fixed(self, path, source: Source, notebook: Optional["Notebook"], program: str,
                codes, sources: Sources) -> FileResult:
         fixed = fix_source(program, path, codes, self.options, sources,
-                           self.project.importers.get(path, ()), path in self.project.linked)
+                           self.project.importers.get(path, ()), path in self.project.linked,
+                           first_cell=_first_cell(notebook))
         if notebook is None:
             new_text = fixed.text
         elif fixed.text == program:
@@ -191,6 +193,14 @@ class FileJob:
                                  if e not in fixed.errors]
         return FileResult(path, _in_notebook(notebook, remaining), _errors(path, errors),
                           source, new_text, fixed.applied)
+
+
+def _first_cell(notebook: Optional["Notebook"]) -> Optional[int]:
+    """The index of a notebook's first code cell (None for a script): its program names the
+    cells of the others."""
+    if notebook is None or not notebook.code_cells:
+        return None
+    return notebook.code_cells[0].index
 
 
 def _cell_rows(notebook: Optional["Notebook"]):

@@ -5,6 +5,14 @@ import sys
 
 from rnnshape.rules import Rule, all_rules
 
+RULES_PAGE = "https://github.com/rnnshape/rnnshape/blob/main/docs/rules.md"
+
+
+def rule_url(code: str, name: str) -> str:
+    """The rule's section of the published docs/rules.md: GitHub's anchor for the heading
+    ``## RNN001 layout-mismatch`` that ``rule_markdown`` writes."""
+    return f"{RULES_PAGE}#{code.lower()}-{name.lower()}"
+
 
 def rule_markdown(rule: Rule, level: int = 2) -> str:
     h = "#" * level

@@ -112,12 +112,13 @@ def test_json_schema():
     result = run("check", "--output-format", "json", BUG)
     data = json.loads(result.stdout)
     assert isinstance(data, list) and data
-    keys = {"code", "name", "message", "severity", "filename", "cell", "location",
+    keys = {"code", "name", "url", "message", "severity", "filename", "cell", "location",
             "end_location", "fix", "trace"}
     n_lines = len((ROOT / BUG).read_text(encoding="utf-8").splitlines())
     for item in data:
         assert set(item) == keys
         assert re.fullmatch(r"RNN\d{3}", item["code"])
+        assert item["url"].endswith(f"/docs/rules.md#{item['code'].lower()}-{item['name']}")
         assert item["severity"] in ("error", "warning")
         assert item["filename"] == BUG
         assert item["cell"] is None

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from rnnshape import __version__
-from rnnshape.diagnostic import Diagnostic, FileError
+from rnnshape.diagnostic import Diagnostic, Edit, FileError, Fix, Span, TraceLine
 from rnnshape.report.github import render_github
 from rnnshape.report.sarif import render_sarif
 from types import SimpleNamespace
@@ -101,7 +101,8 @@ def test_sarif_lists_every_rule_and_points_results_at_them(in_tmp):
     warning = next(r for r in rules if r.severity == "warning")
     ds = [diag(),
           diag(code=warning.code, name=warning.name, severity="warning", message="two\nlines",
-               filename="nb/Model Run.ipynb", row=2, column=1, end_row=2, end_column=5, cell=4)]
+               filename="nb/Model Run.ipynb", row=2, column=1, end_row=2, end_column=5, cell=4,
+               file_span=Span(40, 6, 40, 10))]
     run = check_sarif(json.loads(render_sarif(ds, rules)))
     driver = run["tool"]["driver"]
     assert (driver["name"], driver["version"]) == ("rnnshape", __version__)
@@ -127,9 +128,11 @@ def test_sarif_lists_every_rule_and_points_results_at_them(in_tmp):
     }
     assert note["level"] == "warning"
     assert note["ruleIndex"] == 2
-    assert note["properties"] == {"cell": 4}
-    assert note["message"]["text"] == "two\nlines"
-    assert note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "nb/Model%20Run.ipynb"
+    assert note["properties"] == {"cell": 4, "row": 2, "column": 1}
+    assert note["message"]["text"] == "cell 4, line 2, column 1: two\nlines"
+    assert note["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "nb/Model%20Run.ipynb"},
+        "region": {"startLine": 40, "startColumn": 6, "endLine": 40, "endColumn": 10}}
 
 
 def test_sarif_paths_are_relative_to_the_base_with_forward_slashes(in_tmp):
@@ -184,6 +187,53 @@ def test_sarif_with_no_results_is_still_a_complete_log(in_tmp):
     assert log["$schema"].endswith("sarif-2.1.0.json")
 
 
+def test_sarif_fix_is_a_sarif_fix_of_the_file_and_the_trace_a_code_flow(in_tmp):
+    d = diag(trace=[TraceLine(5, "torch.zeros(4, 12, 8)", "(4, 12, 8)"),
+                    TraceLine(30, "self.lstm(x)", "LSTM expects (time, batch, 8)", path="lib/model.py")],
+             fix=Fix("unsafe", "replace `x` with `x.permute(1, 0, 2)`",
+                     (Edit(12, 9, 12, 10, "x.permute(1, 0, 2)"), Edit(20, 1, 20, 1, "# check\n"))))
+    result = check_sarif(json.loads(render_sarif([d], all_rules())))["results"][0]
+    assert result["fixes"] == [{
+        "description": {"text": "replace `x` with `x.permute(1, 0, 2)`"},
+        "artifactChanges": [{"artifactLocation": {"uri": "src/train.py"}, "replacements": [
+            {"deletedRegion": {"startLine": 12, "startColumn": 9, "endLine": 12, "endColumn": 10},
+             "insertedContent": {"text": "x.permute(1, 0, 2)"}},
+            {"deletedRegion": {"startLine": 20, "startColumn": 1, "endLine": 20, "endColumn": 1},
+             "insertedContent": {"text": "# check\n"}}]}],
+        "properties": {"applicability": "unsafe"}}]
+    assert result["codeFlows"] == [{"threadFlows": [{"locations": [
+        {"location": {"physicalLocation": {"artifactLocation": {"uri": "src/train.py"},
+                                           "region": {"startLine": 5}},
+                      "message": {"text": "`torch.zeros(4, 12, 8)`: (4, 12, 8)"}}},
+        {"location": {"physicalLocation": {"artifactLocation": {"uri": "lib/model.py"},
+                                           "region": {"startLine": 30}},
+                      "message": {"text": "`self.lstm(x)`: LSTM expects (time, batch, 8)"}}},
+    ]}]}]
+
+
+def test_sarif_notebook_fix_uses_the_edits_of_the_json_text(in_tmp):
+    json_edit = Edit(37, 1, 38, 1, '    "out = f(y)"\n')
+    d = diag(filename="nb.ipynb", cell=3, row=4, column=1, end_row=4, end_column=5,
+             file_span=Span(37, 6, 37, 10),
+             trace=[TraceLine(2, "y", "(4, 8)", cell=3, file_row=35),
+                    TraceLine(1, "g()", "(8,)", cell=2)],
+             fix=Fix("safe", "use y", (Edit(4, 1, 4, 5, "f(y)", cell=3),), (json_edit,)))
+    result = check_sarif(json.loads(render_sarif([d], all_rules())))["results"][0]
+    [change] = result["fixes"][0]["artifactChanges"]
+    assert change["replacements"] == [
+        {"deletedRegion": {"startLine": 37, "startColumn": 1, "endLine": 38, "endColumn": 1},
+         "insertedContent": {"text": '    "out = f(y)"\n'}}]
+    steps = [s["location"] for s in result["codeFlows"][0]["threadFlows"][0]["locations"]]
+    assert steps[0]["physicalLocation"]["region"] == {"startLine": 35}
+    assert steps[0]["properties"] == {"cell": 3, "row": 2}
+    # a step whose line of the JSON is not known points at the file, not at a wrong line
+    assert "region" not in steps[1]["physicalLocation"] and steps[1]["properties"] == {"cell": 2, "row": 1}
+    # edits in cell rows only are no edits of the file: no SARIF fix rather than a wrong one
+    cells_only = diag(filename="nb.ipynb", cell=3, file_span=Span(37, 6, 37, 10),
+                      fix=Fix("safe", "use y", (Edit(4, 1, 4, 5, "f(y)", cell=3),)))
+    assert "fixes" not in json.loads(render_sarif([cells_only], all_rules()))["runs"][0]["results"][0]
+
+
 # -- GitHub ------------------------------------------------------------------------------------
 
 def test_github_error_and_warning_lines():
@@ -210,7 +260,14 @@ def test_github_escapes_message_and_properties():
     )
 
 
-def test_github_notebook_diagnostic_is_a_file_annotation_naming_the_cell():
+def test_github_notebook_diagnostic_is_on_its_line_of_the_json_and_names_the_cell():
+    out = render_github([diag(filename="nb.ipynb", cell=3, row=2, column=4, severity="hint",
+                              file_span=Span(37, 26, 37, 42))])
+    assert out == ("::notice file=nb.ipynb,line=37,col=26,endLine=37,endColumn=42,"
+                   "title=RNN001 layout-mismatch::cell 3, line 2, column 4: batch and time swapped\n")
+
+
+def test_github_notebook_diagnostic_without_its_json_place_is_a_file_annotation():
     out = render_github([diag(filename="nb.ipynb", cell=3, row=2, column=4, severity="hint")])
     assert out == ("::notice file=nb.ipynb,title=RNN001 layout-mismatch::"
                    "cell 3, line 2, column 4: batch and time swapped\n")
@@ -218,3 +275,222 @@ def test_github_notebook_diagnostic_is_a_file_annotation_naming_the_cell():
 
 def test_github_nothing_to_say_is_empty():
     assert render_github([]) == ""
+
+
+# -- rule documentation links ------------------------------------------------------------------
+
+def github_anchor(heading: str) -> str:
+    """GitHub's id for a Markdown heading: lower case, punctuation but ``-`` dropped, spaces
+    become ``-``."""
+    kept = "".join(c for c in heading.strip().lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def test_every_rule_url_is_an_anchor_of_the_rules_page():
+    from pathlib import Path
+
+    from rnnshape.rule_docs import RULES_PAGE, rule_url
+    from rnnshape.rules import all_rules as registered
+    page = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text(encoding="utf-8")
+    anchors = {github_anchor(line.lstrip("#")) for line in page.splitlines()
+               if line.startswith("## ")}
+    for rule in registered():
+        url = rule_url(rule.code, rule.name)
+        page_url, anchor = url.split("#")
+        assert page_url == RULES_PAGE
+        assert anchor in anchors, rule.code
+    assert rule_url("RNN001", "layout-mismatch").endswith("/docs/rules.md#rnn001-layout-mismatch")
+
+
+# -- JSON and JSON lines -----------------------------------------------------------------------
+
+URL_001 = "https://github.com/rnnshape/rnnshape/blob/main/docs/rules.md#rnn001-layout-mismatch"
+
+
+def test_json_objects_name_their_rule_url_after_the_rule():
+    from rnnshape.report.json_report import render_json
+    [item] = json.loads(render_json([diag()]))
+    assert list(item)[:4] == ["code", "name", "url", "message"]
+    assert item["url"] == URL_001
+    assert {k: v for k, v in item.items() if k != "url"} == diag().to_json()
+
+
+def test_json_lines_is_one_compact_object_per_finding():
+    from rnnshape.report.json_report import render_json, render_json_lines
+    ds = [diag(), diag(code="RNN101", name="eval-without-no-grad", severity="warning",
+                       message='a "quoted"\nmessage', row=40)]
+    out = render_json_lines(ds)
+    lines = out.split("\n")
+    assert lines[-1] == "" and len(lines) == 3  # each object ends its line
+    assert [json.loads(line) for line in lines[:2]] == json.loads(render_json(ds))
+    assert json.loads(lines[1])["location"] == {"row": 40, "column": 9}
+    assert render_json_lines([]) == ""
+
+
+# -- GitLab Code Quality -----------------------------------------------------------------------
+
+def test_gitlab_issue_structure_and_severities(in_tmp):
+    from rnnshape.report.gitlab import render_gitlab
+    ds = [diag(filename=str(in_tmp / "src" / "train.py"), source_line="    out = x.permute(1, 0, 2)"),
+          diag(code="RNN101", name="eval-without-no-grad", severity="warning", row=40,
+               message="eval", filename="./a.py", source_line="model(x)"),
+          diag(severity="info", filename="a.py", source_line="y")]
+    issues = json.loads(render_gitlab(ds))
+    assert [sorted(i) for i in issues] == [["check_name", "description", "fingerprint",
+                                            "location", "severity"]] * 3
+    assert issues[0]["description"] == "batch and time swapped"
+    assert issues[0]["check_name"] == "RNN001"
+    assert issues[0]["location"] == {"path": "src/train.py", "lines": {"begin": 12}}
+    assert issues[1]["location"] == {"path": "a.py", "lines": {"begin": 40}}
+    assert [i["severity"] for i in issues] == ["major", "minor", "info"]
+    assert all(len(i["fingerprint"]) == 64 for i in issues)
+    assert render_gitlab([]) == "[]"
+
+
+def test_gitlab_fingerprint_follows_the_code_not_the_line_number(in_tmp):
+    from rnnshape.report.gitlab import render_gitlab
+
+    def fp(**kw):
+        return [i["fingerprint"] for i in json.loads(render_gitlab([diag(**kw)]))][0]
+    base = fp(source_line="out = x.permute(1, 0, 2)")
+    # Lines added above the finding move it; re-indenting it does not change what it is.
+    assert fp(row=30, end_row=30, source_line="    out = x.permute(1, 0, 2)  ") == base
+    assert fp(source_line="out = x.permute(0, 2, 1)") != base
+    assert fp(code="RNN002", source_line="out = x.permute(1, 0, 2)") != base
+    assert fp(filename="other.py", source_line="out = x.permute(1, 0, 2)") != base
+    # Two findings of one code on two identical lines stay two issues, in a stable order.
+    twins = json.loads(render_gitlab([diag(row=3, source_line="f(x)"), diag(row=9, source_line="f(x)")]))
+    again = json.loads(render_gitlab([diag(row=5, source_line="f(x)"), diag(row=11, source_line="f(x)")]))
+    assert twins[0]["fingerprint"] != twins[1]["fingerprint"]
+    assert [t["fingerprint"] for t in twins] == [a["fingerprint"] for a in again]
+
+
+# -- JUnit XML ---------------------------------------------------------------------------------
+
+def parse_junit(text):
+    import xml.etree.ElementTree as ET
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
+    return ET.fromstring(text.encode("utf-8"))
+
+
+def test_junit_one_suite_per_file_clean_files_pass():
+    from rnnshape.report.junit import render_junit
+    ds = [diag(), diag(code="RNN101", name="eval-without-no-grad", severity="warning", row=40,
+                       column=5, message="eval mode")]
+    root = parse_junit(render_junit(ds, files=["clean.py", "src/train.py"],
+                                    errors=[FileError("bad.py", "syntax error: invalid syntax", 3)]))
+    assert root.tag == "testsuites"
+    assert root.attrib == {"name": "rnnshape", "tests": "4", "failures": "2", "errors": "1"}
+    clean, train, bad = root
+    assert [s.get("name") for s in root] == ["clean.py", "src/train.py", "bad.py"]
+    assert clean.attrib == {"name": "clean.py", "tests": "1", "failures": "0", "errors": "0"}
+    [case] = clean
+    assert case.attrib == {"name": "rnnshape", "classname": "clean.py", "file": "clean.py"}
+    assert list(case) == []
+    assert train.attrib == {"name": "src/train.py", "tests": "2", "failures": "2", "errors": "0"}
+    first, second = train
+    assert first.attrib == {"name": "RNN001 layout-mismatch at 12:9", "classname": "src/train.py",
+                            "file": "src/train.py", "line": "12"}
+    [failure] = first
+    assert failure.tag == "failure"
+    assert failure.attrib == {"type": "RNN001", "message": "batch and time swapped"}
+    assert failure.text == "src/train.py:12:9: RNN001 batch and time swapped"
+    assert second.get("name") == "RNN101 eval-without-no-grad at 40:5"
+    [case] = bad
+    assert bad.attrib == {"name": "bad.py", "tests": "1", "failures": "0", "errors": "1"}
+    assert case.get("line") == "3"
+    assert case[0].tag == "error" and case[0].get("message") == "syntax error: invalid syntax"
+    assert case[0].text == "bad.py:3: error: syntax error: invalid syntax"
+
+
+def test_junit_failure_text_has_trace_fix_and_escaped_user_text():
+    from rnnshape.diagnostic import Edit, Fix, TraceLine
+    from rnnshape.report.junit import render_junit
+    message = 'x[<&>] "q" \x1b[31m bad\x00'
+    d = diag(message=message, filename="a&b.py", cell=3, row=2, column=4,
+             trace=[TraceLine(7, "h = x<y", "(a, b)", cell=2), TraceLine(4, "f()", "(b,)", path="lib.py")],
+             fix=Fix("safe", "use `y & z`", (Edit(2, 4, 2, 9, "y"),)))
+    root = parse_junit(render_junit([d]))
+    case = root[0][0]
+    assert case.get("name") == "RNN001 layout-mismatch at cell 3:2:4"
+    assert case.get("classname") == "a&b.py"
+    failure = case[0]
+    shown = 'x[<&>] "q" \\x1b[31m bad\\x00'
+    assert failure.get("message") == shown
+    assert failure.text.splitlines() == [
+        f"a&b.py:cell 3:2:4: RNN001 {shown}",
+        "shape trace:",
+        "  a&b.py:cell 2:7  h = x<y  (a, b)",
+        "  lib.py:4  f()  (b,)",
+        "safe fix: use `y & z`",
+    ]
+
+
+def test_junit_with_nothing_checked_is_an_empty_report():
+    from rnnshape.report.junit import render_junit
+    root = parse_junit(render_junit([]))
+    assert root.attrib == {"name": "rnnshape", "tests": "0", "failures": "0", "errors": "0"}
+    assert list(root) == []
+
+
+# -- the new formats from the command line -----------------------------------------------------
+
+def cli(args, cwd):
+    import subprocess
+    import sys
+
+    from cli_env import cli_env
+    return subprocess.run([sys.executable, "-m", "rnnshape", *args, "--no-cache"] if args[0] == "check"
+                          else [sys.executable, "-m", "rnnshape", *args], cwd=cwd, env=cli_env(),
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+
+
+@pytest.fixture
+def project(tmp_path):
+    import shutil
+    from pathlib import Path
+    seed = Path(__file__).resolve().parent.parent / "examples" / "seed"
+    shutil.copy(seed / "onehot_lstm_bug.py", tmp_path / "bug.py")
+    shutil.copy(seed / "onehot_lstm_ok.py", tmp_path / "ok.py")
+    return tmp_path
+
+
+def test_check_junit_reports_each_file_with_clean_ones_passing(project):
+    result = cli(["check", "--output-format", "junit", "--select", "RNN001", "bug.py", "ok.py"],
+                 project)
+    assert result.returncode == 1, result.stderr
+    root = parse_junit(result.stdout.rstrip("\n"))
+    assert [s.get("name") for s in root] == ["bug.py", "ok.py"]
+    bug, ok = root
+    codes = [case[0].get("type") for case in bug]
+    assert codes == ["RNN001", "RNN001", "RNN001"]
+    assert [case.get("line") for case in bug] == ["92", "103", "121"]
+    assert root.get("failures") == "3" and ok.get("tests") == "1" and ok.get("failures") == "0"
+    assert "All checks passed" not in result.stdout
+
+
+def test_check_json_lines_and_gitlab_agree_with_json(project):
+    as_json = json.loads(cli(["check", "--output-format", "json", "bug.py"], project).stdout)
+    lines = cli(["check", "--output-format", "json-lines", "bug.py"], project)
+    assert lines.returncode == 1
+    assert [json.loads(line) for line in lines.stdout.splitlines()] == as_json
+    gitlab = json.loads(cli(["check", "--output-format", "gitlab", "bug.py"], project).stdout)
+    assert [(g["check_name"], g["location"]["lines"]["begin"]) for g in gitlab] == \
+        [(j["code"], j["location"]["row"]) for j in as_json]
+    stats = cli(["check", "--output-format", "json-lines", "--statistics", "bug.py"], project)
+    assert [json.loads(line) for line in stats.stdout.splitlines()] == [
+        {"code": "RNN001", "name": "layout-mismatch", "count": 3},
+        {"code": "RNN101", "name": "eval-without-no-grad", "count": 1},
+        {"code": "RNN103", "name": "unseeded-torch", "count": 1}]
+
+
+def test_fix_reports_what_remains_in_the_new_formats(project):
+    (project / "pyproject.toml").write_text('[tool.rnnshape]\noutput-format = "junit"\n')
+    result = cli(["fix", "--select", "RNN001", "bug.py", "ok.py"], project)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("Fixed 3 findings (RNN001: 3) in 1 file.")
+    root = parse_junit(result.stdout.rstrip("\n"))
+    assert root.attrib == {"name": "rnnshape", "tests": "2", "failures": "0", "errors": "0"}
+    result = cli(["fix", "--output-format", "gitlab", "--select", "RNN101", "bug.py"], project)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

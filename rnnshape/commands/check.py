@@ -88,6 +88,7 @@ def _report(args, config: Config, fmt: str, out: Terminal, err: Terminal) -> int
     diagnostics: list[Diagnostic] = []
     errors: list[FileError] = []
     files = 0
+    paths: list[str] = []  # every file looked at, for the formats that list clean files too
     progress = Progress.for_stream(sys.stderr)
     try:
         for result in check_paths(args.paths, config, args.jobs or default_jobs(),
@@ -108,6 +109,7 @@ def _report(args, config: Config, fmt: str, out: Terminal, err: Terminal) -> int
                 errors.append(error)
                 err.print(str(error))
             diagnostics.extend(result.diagnostics)
+            paths.append(result.path)
             # checked files only: the summary counts the unreadable ones apart
             files += not result.errors or bool(result.diagnostics)
     finally:
@@ -118,7 +120,7 @@ def _report(args, config: Config, fmt: str, out: Terminal, err: Terminal) -> int
     if args.statistics:
         render_counts(out, fmt, diagnostics, errors)
     else:
-        render(out, fmt, diagnostics, errors)
+        render(out, fmt, diagnostics, errors, files=paths)
         if fmt in TEXT_FORMATS:
             from rnnshape.report.text import render_fix_list, render_summary
             if args.show_fixes:

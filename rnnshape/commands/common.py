@@ -6,14 +6,14 @@ import os
 import sys
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
-from typing import ContextManager, Iterator, Optional
+from typing import ContextManager, Iterator, Optional, Sequence
 
 from rnnshape.config import Config, ConfigError, load_config, load_config_file
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.report.terminal import Terminal
 from rnnshape.rules import REGISTRY, all_rules
 
-MACHINE_FORMATS = ("json", "sarif")  # the formats that print each fix's edits
+MACHINE_FORMATS = ("json", "json-lines", "sarif")  # the formats that print each fix's edits
 TEXT_FORMATS = ("full", "concise")  # for a person: a summary and statistics follow
 
 
@@ -80,26 +80,37 @@ def report_target(args) -> ContextManager[None]:
 
 
 def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError],
-           statistics: bool = False) -> None:
-    """Diagnostics in one of the output formats (the summary is the caller's)."""
+           statistics: bool = False, files: Sequence[str] = ()) -> None:
+    """Diagnostics in one of the output formats (the summary is the caller's).  ``files``:
+    the paths the run looked at (``junit`` reports a clean one as a passing test)."""
     # Imported here: each run needs one renderer, and a clean run none of them.
     from rnnshape.report.github import render_github
-    from rnnshape.report.json_report import render_json, render_statistics_json
+    from rnnshape.report.gitlab import render_gitlab
+    from rnnshape.report.json_report import (render_json, render_json_lines,
+                                             render_statistics_json, render_statistics_json_lines)
+    from rnnshape.report.junit import render_junit
     from rnnshape.report.sarif import render_sarif
     from rnnshape.report.text import render_concise, render_full, render_statistics
 
     if fmt == "json":
         # stdout must stay one JSON document, so the statistics replace the list, not follow it.
         print(render_statistics_json(diagnostics) if statistics else render_json(diagnostics))
+    elif fmt == "json-lines":
+        sys.stdout.write(render_statistics_json_lines(diagnostics) if statistics
+                         else render_json_lines(diagnostics))
     elif fmt == "sarif":
         print(render_sarif(diagnostics, all_rules(), errors=errors))
     elif fmt == "github":
         sys.stdout.write(render_github(diagnostics))
+    elif fmt == "gitlab":
+        print(render_gitlab(diagnostics))
+    elif fmt == "junit":
+        print(render_junit(diagnostics, files, errors))
     elif fmt == "concise":
         render_concise(out, diagnostics)
     else:
         render_full(out, diagnostics)
-    if statistics and fmt not in ("json", "sarif", "github"):
+    if statistics and fmt in TEXT_FORMATS:
         render_statistics(out, diagnostics)
 
 

@@ -52,6 +52,7 @@ def _fix_files(args, job: FileJob, fmt: str, out: Terminal, err: Terminal, diff:
     applied: Counter = Counter()
     fixed: list[tuple[str, Counter]] = []
     remaining: list[Diagnostic] = []
+    paths: list[str] = []  # every file looked at, for the formats that list clean files too
     errors: list[FileError] = []
     progress = Progress.for_stream(sys.stderr)
     try:
@@ -66,6 +67,7 @@ def _fix_files(args, job: FileJob, fmt: str, out: Terminal, err: Terminal, diff:
                 errors.append(error)
                 err.print(str(error))
             remaining.extend(result.diagnostics)
+            paths.append(result.path)
             if not result.changed:
                 continue
             if diff:
@@ -80,7 +82,7 @@ def _fix_files(args, job: FileJob, fmt: str, out: Terminal, err: Terminal, diff:
         if args.statistics:
             render_counts(out, fmt, remaining, errors)
         else:
-            render(out, fmt, remaining, errors)
+            render(out, fmt, remaining, errors, files=paths)
     changed = len(fixed)
     # A diff or a machine format owns stdout: what was fixed is said on stderr then.
     aside = err if diff or fmt not in TEXT_FORMATS else out

@@ -9,8 +9,9 @@ Each line is ``::error file=F,line=L,col=C,endLine=EL,endColumn=EC,title=RNN001 
 ``@actions/core``: in the message ``%``, ``\\r``, ``\\n`` become ``%25``, ``%0D``, ``%0A``; in
 property values ``:`` and ``,`` also become ``%3A`` and ``%2C``.  File paths get forward
 slashes and lose a leading ``./``.  A notebook diagnostic (``cell`` set) has rows inside a cell,
-which GitHub would place on lines of the JSON file, so it carries no line properties: the
-annotation is on the file and the message starts with ``cell N, line L, column C: ``.
+while GitHub places an annotation on lines of the file: its line properties are where that row
+is in the .ipynb JSON text (``file_span``; without it, the annotation is on the whole file),
+and the message starts with ``cell N, line L, column C: ``.
 """
 from __future__ import annotations
 
@@ -38,10 +39,11 @@ def command(d: Diagnostic) -> str:
     kind = {"error": "error", "warning": "warning"}.get(d.severity, "notice")
     props = [("file", _file(d.filename))]
     message = d.message
-    if d.cell is None:
-        props += [("line", str(d.row)), ("col", str(d.column)),
-                  ("endLine", str(d.end_row)), ("endColumn", str(d.end_column))]
-    else:
+    where = d if d.cell is None else d.file_span
+    if where is not None:
+        props += [("line", str(where.row)), ("col", str(where.column)),
+                  ("endLine", str(where.end_row)), ("endColumn", str(where.end_column))]
+    if d.cell is not None:
         message = f"cell {d.cell}, line {d.row}, column {d.column}: {message}"
     props.append(("title", f"{d.code} {d.name}"))
     joined = ",".join(f"{key}={escape_property(value)}" for key, value in props)

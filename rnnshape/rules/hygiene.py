@@ -114,7 +114,8 @@ def evaluate(model, batches):
         changes = fctx.with_torch_import(changes)
         if changes is None:
             return None
-        return Plan(SAFE, f"wrap lines {fctx.row(first)}-{fctx.positions[stmts[-1]].end.line} "
+        rows = fctx.row_span(fctx.row(first), fctx.positions[stmts[-1]].end.line)
+        return Plan(SAFE, f"wrap {rows} "
                           f"in `with {torch_name}.no_grad():`", changes)
 
     def check(self, ctx: Context):

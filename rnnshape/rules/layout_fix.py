@@ -100,7 +100,7 @@ def _here(fctx: FixContext, node) -> bool:
 def _elsewhere(fctx: FixContext, nodes) -> str:
     """The rows of ``nodes`` for a message, and a word for those in other files."""
     here = [n for n in nodes if _here(fctx, n)]
-    parts = [f"line(s) {fctx.rows(here)}"] if here else []
+    parts = [fctx.lines_of(here)] if here else []
     if len(here) < len(nodes):
         parts.append("uses in other files")
     return " and ".join(parts)
@@ -157,8 +157,9 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
                 return None
             changes[use.node] = new
             rewritten.append((use.node, new))
-    message += "".join(f"; `{fctx.text(old)}` becomes `{fctx.text(new)}` (line "
-                       f"{fctx.row(old)}) so it still reads one time step" for old, new in rewritten)
+    message += "".join(f"; `{fctx.text(old)}` becomes `{fctx.text(new)}` "
+                       f"({fctx.line_of(old)}) so it still reads one time step"
+                       for old, new in rewritten)
     if doubtful:
         return Plan(UNSAFE, message + f"; the output's layout changes: check "
                                       f"{_elsewhere(fctx, doubtful)}", changes)

@@ -12,7 +12,7 @@ from pygls.uris import from_fs_path
 
 from rnnshape.diagnostic import Diagnostic, Edit
 from rnnshape.fixkit import UNSAFE
-from rnnshape.report.sarif import help_uri
+from rnnshape.rule_docs import rule_url
 
 SOURCE = "rnnshape"
 SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning}
@@ -52,7 +52,7 @@ def diagnostic(d: Diagnostic, codec, locate: Locate) -> lsp.Diagnostic:
         range=span(codec, lines, d.row, d.column, d.end_row, d.end_column),
         severity=SEVERITY.get(d.severity, lsp.DiagnosticSeverity.Information),
         code=d.code,
-        code_description=lsp.CodeDescription(href=help_uri(d.code, d.name)),
+        code_description=lsp.CodeDescription(href=rule_url(d.code, d.name)),
         source=SOURCE,
         message=d.message,
         related_information=related or None,
