@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Optional
 
 from rnnshape.api import Analysis, FixOptions, analyze, fix_source
+from rnnshape.diagnostic import FileError
 from rnnshape.files import read_source
+from rnnshape.harness import checks
 from rnnshape.harness.bindings import Bindings
 from rnnshape.harness.plan import Run, collect_dims, plan
 from rnnshape.rules.layout_fix import LayoutData
+from rnnshape.rules.packing import PackData
 from rnnshape.shapes.axes import axes, layout_conflict
 from rnnshape.shapes.facts import LayerCall
 
-SHAPE_CODES = {"RNN001", "RNN002", "RNN004"}
 
 
 @dataclass
@@ -32,6 +34,7 @@ class FindingVerdict:
     detail: str = ""
     static_shape: str = ""
     runtime_shape: str = ""
+    cell: Optional[int] = None  # a notebook's cell (1-based, counting every cell); row is in it
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -45,6 +48,7 @@ class Report:
     runs: list[dict] = field(default_factory=list)
     findings: list[FindingVerdict] = field(default_factory=list)
     pairs: list[dict] = field(default_factory=list)
+    checks: list[dict] = field(default_factory=list)
     error: Optional[str] = None
     seconds: float = 0.0
 
@@ -58,7 +62,7 @@ class Report:
     def to_json(self) -> dict:
         return {"filename": self.filename, "device": self.device, "bindings": self.bindings,
                 "runs": self.runs, "findings": [f.to_json() for f in self.findings],
-                "pairs": self.pairs, "error": self.error, "exit_code": self.exit_code}
+                "pairs": self.pairs, "checks": self.checks, "error": self.error, "exit_code": self.exit_code}
 
 
 def _row(analysis: Analysis, node) -> tuple[int, int]:
@@ -121,11 +125,16 @@ _CRASHES = {
     "RNN002": ("input.size(-1)", "input_size"),
     "RNN003": ("expected hidden", "hidden size", "hx", "batch size"),
     "RNN004": ("mat1 and mat2", "cannot be multiplied", "size mismatch"),
-    "RNN006": ("view size is not compatible", "shape", "expected input batch_size"),
-    "RNN007": ("expected target size", "target", "only batches of spatial targets"),
-    "RNN008": ("lengths", "batch_size", "packed", "pack"),
-    "RNN009": ("values to unpack", "has no attribute", "tuple", "not subscriptable"),
+    "RNN006": ("view size is not compatible",),
+    "RNN007": ("expected target size", "only batches of spatial targets"),
+    "RNN008": ("`len(lengths)`", "batch_size"),
+    "RNN009": ("values to unpack", "has no attribute", "not subscriptable"),
 }
+# Rules whose mistake always raises (the bindings are distinct, so no size coincides): a run
+# that goes through clean shows the finding false.  The others can be silent.
+_ALWAYS_RAISES = {"RNN002", "RNN003", "RNN004", "RNN006", "RNN007"}
+RUN_CODES = set(_CRASHES) | checks.EXPERIMENT_CODES
+NOT_CHECKABLE = "not checkable"
 
 
 def _predicts(code: str, error: str) -> bool:
@@ -134,14 +143,160 @@ def _predicts(code: str, error: str) -> bool:
     return any(word in text for word in _CRASHES.get(code, ()))
 
 
-def judge_original(analysis: Analysis, runs: list[Run], results: dict, bindings: Bindings):
+def _always_raises(finding) -> bool:
+    if finding.code == "RNN008":  # packing batch as time hands pack a lengths of the wrong size
+        return isinstance(finding.data, PackData) and finding.data.call.kind == "pack" and \
+            finding.data.batch_first is not None
+    return finding.code in _ALWAYS_RAISES
+
+
+@dataclass
+class Planning:
+    """What the child is asked besides the plain runs, and for which finding."""
+
+    probes: dict = field(default_factory=dict)  # id(node) -> probe key
+    original: dict = field(default_factory=dict)  # finding index -> checks.Planned
+    fixed: dict = field(default_factory=dict)  # finding index -> checks.Planned
+    why_not: dict = field(default_factory=dict)  # finding index -> why nothing can be run
+
+    def specs(self) -> list[dict]:
+        out = []
+        for prefix, table in (("o", self.original), ("f", self.fixed)):
+            for index, planned in table.items():
+                planned.spec["id"] = f"{prefix}{index}"
+                out.append(planned.spec)
+        return out
+
+
+def plan_probes(analysis: Analysis) -> dict:
+    """A probe on each silent finding's expression inside a def (top-level code never runs)."""
+    probes = {}
+    for index, finding in enumerate(analysis.findings):
+        if finding.code in ("RNN005", "RNN010") and \
+                checks.in_function(analysis.module, analysis.positions, finding.node):
+            probes[id(finding.node)] = f"p{index}"
+    return probes
+
+
+def plan_checks(planning: Planning, analysis: Analysis, runs: list[Run], bindings: Bindings,
+                known: set, fixed_runs: Optional[list[Run]] = None) -> None:
+    for index, finding in enumerate(analysis.findings):
+        row = _row(analysis, finding.anchor or finding.node)[0]
+        if checks.is_pairing(finding):
+            spec, why = checks.plan_pairing(finding, analysis, bindings, known)
+            if spec is None:
+                planning.why_not[index] = f"{NOT_CHECKABLE} by running: {why}"
+            else:
+                planning.original[index] = checks.Planned(finding, spec, row)
+            continue
+        if finding.code not in checks.EXPERIMENT_CODES:
+            continue
+        related = _runs_for(finding, analysis, runs)
+        if not related:
+            continue
+        key = planning.probes.get(id(finding.node))
+        spec = checks.plan_original(finding, key, related[0], key is not None)
+        if spec is None:
+            where = "top-level code, which verify never runs" if key is None and \
+                finding.code != "RNN104" else "code the harness cannot aim an experiment at"
+            planning.why_not[index] = f"{NOT_CHECKABLE} by running: line {row} is {where}"
+            continue
+        planning.original[index] = checks.Planned(finding, spec, row)
+        twin = next((r for r in fixed_runs or () if r.build == related[0].build), None)
+        if twin is not None:
+            fixed_spec = checks.plan_fixed(finding, related[0], twin)
+            if fixed_spec is not None:
+                planning.fixed[index] = checks.Planned(finding, fixed_spec, row)
+
+
+def _stopped(finding, analysis: Analysis, related: list[Run], outcome: list[dict]) -> Optional[str]:
+    """The crash of a run that another finding on the same run predicts."""
+    for run, result in zip(related, outcome):
+        error = result.get("error") or ""
+        if result["ok"] or not error:
+            continue
+        for other in analysis.findings:
+            if other is not finding and _predicts(other.code, error) and \
+                    run in _runs_for(other, analysis, [run]):
+                return f"{NOT_CHECKABLE} by running: the run stopped first at {error} ({other.code})"
+    return None
+
+
+def _judge_crash(finding, verdict: FindingVerdict, analysis: Analysis, related: list[Run],
+                 outcome: list[dict], bindings: Bindings) -> None:
+    call = _call_of(finding)
+    if finding.code == "RNN007":
+        fed = [(r, o) for r, o in zip(related, outcome) if r.loss_node is finding.node]
+        if not fed:
+            verdict.verdict = NOT_CHECKABLE
+            verdict.detail = f"{NOT_CHECKABLE} by running: the loss is not fed a model's output"
+            return
+        related, outcome = [r for r, _ in fed], [o for _, o in fed]
+    failed = [o for o in outcome if not o["ok"]]
+    if failed:
+        error = failed[0]["error"] or ""
+        if _predicts(finding.code, error):
+            verdict.verdict, verdict.detail = "reproduced", error
+        else:
+            stopped = _stopped(finding, analysis, related, outcome)
+            if stopped:
+                verdict.verdict, verdict.detail = NOT_CHECKABLE, stopped
+            else:
+                verdict.verdict = "error"
+                verdict.detail = f"the run raised {error}, which is not what {finding.code} predicts"
+        return
+    if finding.code == "RNN007":
+        ran = [o for o in outcome if "loss" in o or "loss_error" in o]
+        if not ran:
+            verdict.verdict = NOT_CHECKABLE
+            verdict.detail = f"{NOT_CHECKABLE} by running: the loss is not fed the model's output as it is"
+            return
+        error = next((o["loss_error"] for o in ran if o.get("loss_error")), None)
+        if error is not None:
+            if _predicts("RNN007", error):
+                verdict.verdict, verdict.detail = "reproduced", error
+            else:
+                verdict.verdict = "error"
+                verdict.detail = f"the loss raised {error}, which is not what RNN007 predicts"
+            return
+    if finding.code == "RNN001" and call is not None and hasattr(call, "module"):
+        expected = bindings.shape(call.shape.dims)
+        top = not call.module.label.startswith("self.")
+        for result in outcome:
+            for hook in _hooks_for(result, call.module.label, top):
+                if hook["input"] == expected:
+                    verdict.verdict = "reproduced"
+                    verdict.runtime_shape = str(tuple(hook["input"]))
+                    verdict.detail = _describe_swap(call, hook["input"], bindings)
+                    return
+    if finding.code == "RNN001" or _always_raises(finding):
+        verdict.verdict = "not reproduced"
+        verdict.detail = "the model ran and its shapes do not show the problem: a static false positive"
+    else:
+        verdict.verdict = NOT_CHECKABLE
+        verdict.detail = (f"{NOT_CHECKABLE} by running: the model ran clean, and this mistake "
+                          f"can be silent")
+
+
+def judge_original(analysis: Analysis, runs: list[Run], results: dict, bindings: Bindings,
+                   planning: Optional[Planning] = None, checked: Optional[dict] = None):
+    planning = planning or Planning()
+    checked = checked or {}
     verdicts = []
-    for finding in analysis.findings:
+    for index, finding in enumerate(analysis.findings):
         row, col = _row(analysis, finding.anchor or finding.node)
-        verdict = FindingVerdict(finding.code, row, col, finding.message, "static only",
-                                 "a usage finding: nothing to run")
+        verdict = FindingVerdict(finding.code, row, col, finding.message, NOT_CHECKABLE,
+                                 f"{NOT_CHECKABLE} by running: a usage finding, not a property "
+                                 f"of what the model computes")
         verdicts.append(verdict)
-        if finding.code not in SHAPE_CODES:
+        if index in planning.why_not:
+            verdict.detail = planning.why_not[index]
+            continue
+        if checks.is_pairing(finding) and index in planning.original:
+            planned = planning.original[index]
+            verdict.verdict, verdict.detail = checks.judge(planned, checked.get(planned.spec["id"]))
+            continue
+        if finding.code not in RUN_CODES:
             continue
         related = _runs_for(finding, analysis, runs)
         call = _call_of(finding)
@@ -154,55 +309,60 @@ def judge_original(analysis: Analysis, runs: list[Run], results: dict, bindings:
         if any(o is None for o in outcome):
             verdict.verdict, verdict.detail = "error", "the model did not run"
             continue
-        failed = [o for o in outcome if not o["ok"]]
-        if failed:
-            error = failed[0]["error"] or ""
-            if _predicts(finding.code, error):
-                verdict.verdict, verdict.detail = "reproduced", error
-            else:
-                verdict.verdict = "error"
-                verdict.detail = f"the run raised {error}, which is not what {finding.code} predicts"
+        if finding.code in checks.EXPERIMENT_CODES:
+            failed = next((o for o in outcome if not o["ok"]), None)
+            planned = planning.original.get(index)
+            if failed is not None:
+                verdict.verdict = NOT_CHECKABLE
+                verdict.detail = f"{NOT_CHECKABLE} by running: the run raised {failed['error']} first"
+            elif planned is not None:
+                verdict.verdict, verdict.detail = checks.judge(planned, checked.get(planned.spec["id"]))
             continue
-        if finding.code == "RNN001" and call is not None and hasattr(call, "module"):
-            expected = bindings.shape(call.shape.dims)
-            top = not call.module.label.startswith("self.")
-            for result in outcome:
-                for hook in _hooks_for(result, call.module.label, top):
-                    if hook["input"] == expected:
-                        verdict.verdict = "reproduced"
-                        verdict.runtime_shape = str(tuple(hook["input"]))
-                        verdict.detail = _describe_swap(call, hook["input"], bindings)
-                        break
-                if verdict.verdict == "reproduced":
-                    break
-            if verdict.verdict == "reproduced":
-                continue
-        verdict.verdict = "not reproduced"
-        verdict.detail = "the model ran and its shapes do not show the problem: a static false positive"
+        _judge_crash(finding, verdict, analysis, related, outcome, bindings)
     return verdicts
 
 
 def judge_fixed(original: list[FindingVerdict], fixed: Analysis, runs: list[Run], results: dict,
-                bindings: Bindings, pairs: list[dict]):
+                bindings: Bindings, pairs: list[dict], planning: Optional[Planning] = None,
+                checked: Optional[dict] = None):
+    planning = planning or Planning()
+    checked = checked or {}
     remaining = {f.code for f in fixed.findings}
-    run_ok = all(results.get(r.id, {}).get("ok") for r in runs)
+    run_ok = all(results.get(r.id, {}).get("ok") and not results[r.id].get("loss_error")
+                 for r in runs)
     contract = _contract_holds(fixed, runs, results, bindings)
-    for verdict in original:
+    for index, verdict in enumerate(original):
         if verdict.code in remaining:
             verdict.verdict, verdict.detail = "not fixed", "the finding is still there after the fix"
             continue
-        if verdict.code not in SHAPE_CODES:
-            verdict.verdict, verdict.detail = "fixed", "gone after the fix"
+        if verdict.code not in RUN_CODES:
+            verdict.verdict = NOT_CHECKABLE
+            verdict.detail = "gone after the fix; running cannot show that the fix is right"
             continue
         if not runs:
             verdict.verdict, verdict.detail = "not fixed", "the fixed model could not be run"
             continue
         if not run_ok:
-            failed = next(results[r.id] for r in runs if not results.get(r.id, {}).get("ok"))
-            verdict.verdict, verdict.detail = "not fixed", failed.get("error") or "the fixed model failed"
+            failed = next(results.get(r.id, {}) for r in runs if not results.get(r.id, {}).get("ok")
+                          or results[r.id].get("loss_error"))
+            verdict.verdict = "not fixed"
+            verdict.detail = failed.get("error") or failed.get("loss_error") or "the fixed model failed"
             continue
         if contract is not True:
             verdict.verdict, verdict.detail = "not fixed", contract
+            continue
+        planned = planning.fixed.get(index)
+        if planned is not None:
+            verdict.verdict, verdict.detail = checks.judge(planned, checked.get(planned.spec["id"]),
+                                                           fixed=True)
+            continue
+        if verdict.code == "RNN007" and not any("loss" in results.get(r.id, {}) for r in runs):
+            verdict.verdict = NOT_CHECKABLE
+            verdict.detail = "gone after the fix; the fixed loss is not fed the model's output as it is"
+            continue
+        if verdict.code in checks.EXPERIMENT_CODES:
+            verdict.verdict = "not fixed"
+            verdict.detail = "no experiment could show the fixed model right"
             continue
         verdict.verdict, verdict.detail = "fixed", "runs clean; every recurrent input matches its contract"
         if verdict.code == "RNN001" and pairs:
@@ -250,11 +410,27 @@ def run_child(spec: dict, timeout: float, workdir: str) -> dict:
     return json.loads(lines[-1])
 
 
+def _program_of(path: str, text: Optional[str]):
+    """The text verify analyses, and the notebook it came from (None for a script)."""
+    if text is None:
+        text = read_source(path)
+    if not path.endswith(".ipynb"):
+        return text, None
+    from rnnshape.notebook import load_notebook  # only notebooks pay for the reader
+    notebook = load_notebook(text, path)
+    if not notebook.is_python:
+        raise FileError(path, f"the notebook's kernel is {notebook.language}, not Python")
+    return notebook.program(), notebook
+
+
 def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: bool = False,
-           seed: int = 0, timeout: float = 60.0) -> Report:
+           seed: int = 0, timeout: float = 60.0, text: Optional[str] = None,
+           unsafe_only: Optional[frozenset] = None) -> Report:
+    """``text``: verify this source instead of the file's; ``unsafe_only``: with ``fixed``,
+    the (code, row) pairs whose unsafe fixes the fixed program applies (None: all)."""
     started = time.perf_counter()
     report = Report(path)
-    text = read_source(path)
+    text, notebook = _program_of(path, text)
     analysis = analyze(text, path)
     if analysis is None or not analysis.facts.model_calls and not analysis.findings:
         report.seconds = time.perf_counter() - started
@@ -262,7 +438,8 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
     analyses = {"original": analysis}
     if fixed:
         for name, strategy in (("fixed", batch_first), ("other", not batch_first)):
-            new = fix_source(text, path, options=FixOptions(batch_first=strategy, unsafe=True)).text
+            options = FixOptions(batch_first=strategy, unsafe=True, unsafe_only=unsafe_only)
+            new = fix_source(text, path, options=options).text
             fixed_analysis = analyze(new, path)
             if fixed_analysis is not None:
                 analyses[name] = fixed_analysis
@@ -271,9 +448,13 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
         dims.extend(collect_dims(item, item.scope))
     bindings = Bindings(dims)
     report.bindings = dict(bindings.values)
+    planning = Planning(probes=plan_probes(analysis))
     programs, runs = {}, {}
     for name, item in analyses.items():
-        programs[name], runs[name] = plan(item, item.scope, name, bindings, None)
+        probes = planning.probes if name == "original" else None
+        programs[name], runs[name] = plan(item, item.scope, name, bindings, None, probes)
+    plan_checks(planning, analysis, runs["original"], bindings, kept_names(programs["original"]),
+                runs.get("fixed"))
     pairs = []
     if fixed and "fixed" in runs and "other" in runs:
         for a, b in zip(runs["fixed"], runs["other"]):
@@ -282,12 +463,13 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
     all_runs = [r for name in analyses for r in runs[name]]
     spec = {"filename": os.path.abspath(path), "device": device, "seed": seed,
             "programs": programs, "runs": [r.spec() for r in all_runs], "pairs": pairs,
-            "sys_path": [os.path.dirname(os.path.abspath(path))]}
+            "checks": planning.specs(), "sys_path": [os.path.dirname(os.path.abspath(path))]}
     with tempfile.TemporaryDirectory(prefix="rnnshape-verify-") as workdir:
         out = run_child(spec, timeout, workdir)
     report.error = out.get("error")
     report.device = out.get("device")
     results = {r["id"]: r for r in out.get("runs", [])}
+    checked = {c["id"]: c for c in out.get("checks", [])}
     report.pairs = out.get("pairs", [])
     for run in all_runs:
         result = results.get(run.id, {})
@@ -296,19 +478,41 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
             "call": analyses[run.program].module.code_for_node(run.call),
             "static_inputs": [_static(a.shape, bindings) for a in run.static],
             "runtime": result.get("recurrent", []), "output": result.get("output"),
-            "ok": result.get("ok", False), "error": result.get("error")})
-    report.findings = judge_original(analysis, runs["original"], results, bindings)
+            "ok": result.get("ok", False), "error": result.get("error"),
+            "loss_error": result.get("loss_error")})
+    report.checks = list(checked.values())
+    report.findings = judge_original(analysis, runs["original"], results, bindings, planning,
+                                     checked)
     if fixed and "fixed" in analyses:
         judge_fixed(report.findings, analyses["fixed"], runs["fixed"], results, bindings,
-                    report.pairs)
+                    report.pairs, planning, checked)
     if not report.error:
         report.error = _unexplained_crash(report)
     if report.error:
         for verdict in report.findings:
             if verdict.verdict in ("reproduced", "not reproduced", "not run", "fixed"):
                 verdict.verdict, verdict.detail = "error", report.error
+    if notebook is not None:
+        _in_cells(report, notebook)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def kept_names(program: str) -> set:
+    """The module-level names the extracted program binds (what a flatten may refer to)."""
+    names = set()
+    for line in program.splitlines():
+        head = line.split("=", 1)[0] if "=" in line and not line.startswith((" ", "\t")) else ""
+        names.update(n.strip() for n in head.split(",") if n.strip().isidentifier())
+    return names
+
+
+def _in_cells(report: Report, notebook) -> None:
+    """Rows of a notebook's program become (cell, row in the cell)."""
+    for verdict in report.findings:
+        verdict.cell, verdict.row = notebook.locate(verdict.row)
+    for run in report.runs:
+        run["cell"], run["row"] = notebook.locate(run["row"])
 
 
 def _unexplained_crash(report: Report) -> Optional[str]:
@@ -319,9 +523,14 @@ def _unexplained_crash(report: Report) -> Optional[str]:
     # fixed program's crash is a fix shown not to work
     explains = {"reproduced", "fixed", "not fixed"}
     for run in report.runs:
-        error = run["error"]
         wanted = explains if run["program"] == "original" else {"not fixed", "error"}
-        if not run["ok"] and error and not verdicts & wanted:
-            return (f"the {run['program']} program raised at line {run['row']} "
-                    f"({run['call']}): {error}; no finding explains it")
+        for error in (run["error"], run.get("loss_error")):
+            if error and not verdicts & wanted:
+                where = "the loss of " if error == run.get("loss_error") else ""
+                return (f"{where}the {run['program']} program raised at line {run['row']} "
+                        f"({run['call']}): {error}; no finding explains it")
+    if all(run["ok"] for run in report.runs):
+        for check in report.checks:
+            if check.get("error"):
+                return f"an experiment on the model raised {check['error']}"
     return None

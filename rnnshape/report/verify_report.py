@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 _STYLE = {"reproduced": "bold red", "not reproduced": "yellow", "fixed": "bold green",
-          "not fixed": "bold red", "error": "bold red", "not run": "dim", "static only": "dim"}
+          "not fixed": "bold red", "error": "bold red", "not run": "dim", "not checkable": "dim"}
 
 
 def _runtime(run: dict) -> str:
