@@ -480,6 +480,9 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
             "runtime": result.get("recurrent", []), "output": result.get("output"),
             "ok": result.get("ok", False), "error": result.get("error"),
             "loss_error": result.get("loss_error")})
+    if notebook is not None:
+        for run in report.runs:
+            run["cell"], run["row"] = notebook.locate(run["row"])
     report.checks = list(checked.values())
     report.findings = judge_original(analysis, runs["original"], results, bindings, planning,
                                      checked)
@@ -508,11 +511,12 @@ def kept_names(program: str) -> set:
 
 
 def _in_cells(report: Report, notebook) -> None:
-    """Rows of a notebook's program become (cell, row in the cell)."""
+    """A finding's row in a notebook's program becomes (cell, row in the cell)."""
     for verdict in report.findings:
-        verdict.cell, verdict.row = notebook.locate(verdict.row)
-    for run in report.runs:
-        run["cell"], run["row"] = notebook.locate(run["row"])
+        program_row = verdict.row
+        verdict.cell, verdict.row = notebook.locate(program_row)
+        verdict.detail = verdict.detail.replace(f"line {program_row}",
+                                                f"cell {verdict.cell}, line {verdict.row}")
 
 
 def _unexplained_crash(report: Report) -> Optional[str]:
@@ -527,7 +531,9 @@ def _unexplained_crash(report: Report) -> Optional[str]:
         for error in (run["error"], run.get("loss_error")):
             if error and not verdicts & wanted:
                 where = "the loss of " if error == run.get("loss_error") else ""
-                return (f"{where}the {run['program']} program raised at line {run['row']} "
+                line = f"cell {run['cell']}, line {run['row']}" if run.get("cell") else \
+                    f"line {run['row']}"
+                return (f"{where}the {run['program']} program raised at {line} "
                         f"({run['call']}): {error}; no finding explains it")
     if all(run["ok"] for run in report.runs):
         for check in report.checks:
