@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes")
     fix.add_argument("--batch-first", action="store_true",
                      help="fix layout mismatches by switching modules to batch_first=True")
+    fix.add_argument("--verified", action="store_true",
+                     help="apply an unsafe fix only when running the model proves it (needs torch)")
     mode = fix.add_mutually_exclusive_group()
     mode.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
     mode.add_argument("--check", action="store_true",

@@ -22,6 +22,9 @@ def run_fix(args) -> int:
         return usage_error(err, exc)
     options = FixOptions(batch_first=args.batch_first, unsafe=bool(config.unsafe_fixes))
     fmt = config.output_format or "full"
+    if getattr(args, "verified", False):
+        from rnnshape.commands.fix_verified import run_fix_verified  # torch-side: only on demand
+        return run_fix_verified(args, config, options, fmt, out, err)
     dry = args.diff or args.check
     job = FileJob(config, options, fix=True, report=not dry, edits=fmt in MACHINE_FORMATS,
                   seconds=args.file_timeout)
