@@ -1,4 +1,5 @@
 # expect: RNN005 reproduced
+# fixed: RNN005 fixed
 # out[:, -1] on a seq-first GRU's output is the last batch element at every step.
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
 # expect: RNN010 reproduced
+# fixed: RNN010 fixed
 # h_n[-1] of a bidirectional GRU is the backward direction only.
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
 # expect: RNN104 reproduced
+# fixed: RNN104 fixed
 # dropout on a one-layer LSTM does nothing.
 import torch
 import torch.nn as nn

@@ -191,15 +191,18 @@ def plan_checks(planning: Planning, analysis: Analysis, runs: list[Run], binding
             continue
         if finding.code not in checks.EXPERIMENT_CODES:
             continue
+        key = planning.probes.get(id(finding.node))
+        if key is None and finding.code != "RNN104":
+            planning.why_not[index] = (f"{NOT_CHECKABLE} by running: line {row} is top-level "
+                                       f"code, which verify never runs")
+            continue
         related = _runs_for(finding, analysis, runs)
         if not related:
             continue
-        key = planning.probes.get(id(finding.node))
         spec = checks.plan_original(finding, key, related[0], key is not None)
         if spec is None:
-            where = "top-level code, which verify never runs" if key is None and \
-                finding.code != "RNN104" else "code the harness cannot aim an experiment at"
-            planning.why_not[index] = f"{NOT_CHECKABLE} by running: line {row} is {where}"
+            planning.why_not[index] = (f"{NOT_CHECKABLE} by running: no input of the run says "
+                                       f"which of its dims are batch and time")
             continue
         planning.original[index] = checks.Planned(finding, spec, row)
         twin = next((r for r in fixed_runs or () if r.build == related[0].build), None)

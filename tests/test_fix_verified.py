@@ -1,0 +1,85 @@
+"""``fix --verified``: an unsafe fix is written only with the runtime harness's proof."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from cli_env import cli_env  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "bench" / "verify_cases"
+
+
+def _fix(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnnshape", "fix", "--verified", *map(str, args)],
+                          capture_output=True, text=True, env=cli_env(), timeout=600)
+
+
+def test_a_proved_unsafe_fix_is_applied_and_says_why(tmp_path):
+    path = tmp_path / "bi.py"
+    shutil.copy(CASES / "rnn010_hn_last.py", path)
+    proc = _fix(path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"{path}:16:26: RNN010 unsafe fix applied: both directions of "
+                               f"`gru` now get gradient from the output")
+    assert lines[-1] == ("Fixed 1 finding (RNN010: 1) in 1 file; unsafe fixes verified and "
+                         "applied: 1, not applied: 0.")
+    text = path.read_text()
+    assert "self.head = nn.Linear(40, 2)" in text
+    assert "return self.head(torch.cat((h_n[-2], h_n[-1]), dim=1))" in text
+    assert _fix(path).stdout.splitlines()[-1].startswith("Fixed 0 findings")  # idempotent
+
+
+def test_an_unsafe_fix_the_run_disproves_is_not_applied(tmp_path):
+    path = tmp_path / "shared_head.py"
+    shutil.copy(CASES / "rnn010_fix_refused.py", path)
+    before = path.read_text()
+    proc = _fix(path)
+    assert proc.returncode == 1  # the finding remains
+    assert proc.stdout.splitlines()[0] == (
+        f"{path}:18:26: RNN010 unsafe fix not applied: verify --fixed says not fixed: "
+        f"RuntimeError: mat1 and mat2 shapes cannot be multiplied (3x20 and 40x2)")
+    assert path.read_text() == before
+    assert "unsafe fixes verified and applied: 0, not applied: 1. 1 remaining." in proc.stdout
+
+
+def test_a_layout_fix_needs_both_strategies_to_agree(tmp_path):
+    path = tmp_path / "swap.py"
+    shutil.copy(ROOT / "examples" / "silent_swap.py", path)
+    proc = _fix(path)
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith(f"{path}:26:18: RNN001 unsafe fix applied: runs clean")
+    assert "permute and batch_first=True agree (max |diff| 0.0e+00)" in first
+    assert "out, _ = self.lstm(x.transpose(0, 1))" in path.read_text()
+
+
+def test_safe_fixes_are_applied_as_usual(tmp_path):
+    path = tmp_path / "index.py"
+    shutil.copy(CASES / "rnn005_batch_first_last_sample.py", path)
+    proc = _fix("--diff", path)
+    assert proc.returncode == 1
+    assert "-        return self.fc(out[-1])\n+        return self.fc(out[:, -1])\n" in proc.stdout
+    assert "unsafe fixes verified and applied: 0, not applied: 0." in proc.stderr
+
+
+def test_fix_verified_without_torch_is_a_one_line_error(monkeypatch, capsys, tmp_path):
+    import importlib.util
+
+    from rnnshape.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    path = tmp_path / "bi.py"
+    shutil.copy(CASES / "rnn010_hn_last.py", path)
+    assert main(["fix", "--verified", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fix --verified needs torch" in err[0]
+    assert path.read_text() == (CASES / "rnn010_hn_last.py").read_text()
