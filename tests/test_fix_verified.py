@@ -28,7 +28,7 @@ def test_a_proved_unsafe_fix_is_applied_and_says_why(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith(f"{path}:16:26: RNN010 unsafe fix applied: both directions of "
-                               f"`gru` now get gradient from the output")
+                               f"`gru` now get gradient from the value at line 16")
     assert lines[-1] == ("Fixed 1 finding (RNN010: 1) in 1 file; unsafe fixes verified and "
                          "applied: 1, not applied: 0.")
     text = path.read_text()

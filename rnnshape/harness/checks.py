@@ -9,6 +9,7 @@ reads the answers.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Optional
 
@@ -66,14 +67,20 @@ def _module_of(finding) -> Optional[ModuleInfo]:
     return data if isinstance(data, ModuleInfo) else None
 
 
-def _perturb_at(run) -> Optional[dict]:
-    """Sample 0 at the last step: what reading the last step of every sample must see."""
+def _perturb_at(run) -> list[dict]:
+    """For each input whose dims say which are batch and time: sample 0 at the last step (what
+    reading the last step of every sample must see), and the last sample there (a control:
+    what shows the input reaches the value at all)."""
+    out = []
     for i, spec in enumerate(run.inputs):
         axes = spec.get("axes")
-        if axes:
-            steps = spec["shape"][axes["time"]]
-            return {"input": i, "index": {str(axes["batch"]): 0, str(axes["time"]): steps - 1}}
-    return None
+        if not axes:
+            continue
+        steps, samples = spec["shape"][axes["time"]], spec["shape"][axes["batch"]]
+        at = {"input": i, "index": {str(axes["batch"]): 0, str(axes["time"]): steps - 1}}
+        last = {"input": i, "index": {str(axes["batch"]): samples - 1, str(axes["time"]): steps - 1}}
+        out.append({"at": at, "control": last})
+    return out
 
 
 def plan_original(finding, key: str, run, probed: bool) -> Optional[dict]:
@@ -81,7 +88,7 @@ def plan_original(finding, key: str, run, probed: bool) -> Optional[dict]:
     code = finding.code
     if code == "RNN005" and probed:
         at = _perturb_at(run)
-        if at is not None:
+        if at:
             return {"kind": "perturb", "run": run.spec(), "probe": key, "at": at}
     if code == "RNN010" and probed:
         return {"kind": "grad", "run": run.spec(), "probe": key,
@@ -93,20 +100,57 @@ def plan_original(finding, key: str, run, probed: bool) -> Optional[dict]:
     return None
 
 
-def plan_fixed(finding, original_run, fixed_run) -> Optional[dict]:
-    """The experiment on the fixed program that shows the fix did what it says."""
+def plan_fixed(finding, original_run, fixed_run, key: Optional[str]) -> Optional[dict]:
+    """The experiment on the fixed program that shows the fix did what it says: on the fixed
+    expression (probed as ``key``) where the finding was."""
     code = finding.code
-    if code == "RNN005":
+    if code == "RNN005" and key is not None:
         at = _perturb_at(fixed_run)
-        if at is not None:
-            return {"kind": "perturb", "program": "fixed", "run": fixed_run.spec(), "probe": None,
+        if at:
+            return {"kind": "perturb", "program": "fixed", "run": fixed_run.spec(), "probe": key,
                     "at": at}
-    if code == "RNN010":
-        return {"kind": "grad", "program": "fixed", "run": fixed_run.spec(), "probe": None,
+    if code == "RNN010" and key is not None:
+        return {"kind": "grad", "program": "fixed", "run": fixed_run.spec(), "probe": key,
                 "module": module_name(_module_of(finding))}
     if code == "RNN104":
         return {"kind": "same", "mode": "train", "runs": [original_run.spec(), fixed_run.spec()]}
     return None
+
+
+def _row_after(before: list[str], after: list[str], row: int) -> Optional[int]:
+    """Where a line of the original is in the fixed text: a line a fix edited in place keeps
+    its place among lines that did not move."""
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i1 <= row - 1 < i2:
+            if tag == "equal" or i2 - i1 == j2 - j1:
+                return j1 + (row - 1 - i1) + 1
+            return None
+    return None
+
+
+def fixed_node(original, fixed, node) -> Optional[cst.CSTNode]:
+    """The expression of the fixed program that replaced ``node``: the outermost one that
+    starts where it started (``out[-1]`` became ``out[:, -1]``, ``h_n[-1]`` a ``torch.cat``)."""
+    start = original.positions[node].start
+    row = _row_after(original.module.code.splitlines(), fixed.module.code.splitlines(), start.line)
+    if row is None:
+        return None
+    found: list = []
+
+    class Finder(cst.CSTVisitor):
+        def on_visit(self, candidate) -> bool:
+            if found:
+                return False
+            if isinstance(candidate, cst.BaseExpression):
+                where = fixed.positions[candidate].start
+                if (where.line, where.column) == (row, start.column):
+                    found.append(candidate)
+                    return False
+            return True
+
+    fixed.module.visit(Finder())
+    return found[0] if found else None
 
 
 # -- RNN006: logits and targets flattened in different orders ---------------------------------
@@ -209,9 +253,13 @@ def _perturb(planned: Planned, result: dict) -> tuple[str, str]:
     if result["changed"]:
         return "not reproduced", (f"the value at line {planned.row} changes when sample 0's last "
                                   f"step changes: it does read every sample's last step")
+    if not result.get("control_changed"):
+        return _NOT_CHECKABLE, (f"not checkable by running: the value at line {planned.row} does "
+                                f"not change with the input the run can nudge")
     return "reproduced", (f"changing sample 0's input at the last step leaves the value at line "
-                          f"{planned.row} {tuple(result['shape'])} unchanged: it reads another "
-                          f"sample, not the last step of each")
+                          f"{planned.row} {tuple(result['shape'])} unchanged, while changing the "
+                          f"last sample's changes it: it reads one sample, not the last step of "
+                          f"each")
 
 
 def _module_grads(planned: Planned, result: dict) -> Optional[tuple[str, dict]]:
@@ -281,9 +329,9 @@ _ORIGINAL = {"perturb": _perturb, "grad": _grad, "dropout": _dropout, "pairing":
 
 
 def _fixed_perturb(planned: Planned, result: dict) -> tuple[str, str]:
-    if result.get("reached") and result["changed"]:
-        return "fixed", "after the fix, sample 0's last step reaches the output"
-    return "not fixed", "after the fix, the output still ignores sample 0's last step"
+    if result.get("reached") and result.get("control_changed") and result["changed"]:
+        return "fixed", f"after the fix, sample 0's last step reaches the value at line {planned.row}"
+    return "not fixed", f"after the fix, the value at line {planned.row} still ignores sample 0's last step"
 
 
 def _fixed_grad(planned: Planned, result: dict) -> tuple[str, str]:
@@ -294,7 +342,8 @@ def _fixed_grad(planned: Planned, result: dict) -> tuple[str, str]:
     norms = ", ".join(f"{d} {g['hh']:.1e}" for d, g in grads.items())
     if _starved(grads) or not all(g["hh"] > 0 for g in grads.values()):
         return "not fixed", f"a direction of `{name}` still gets no gradient ({norms})"
-    return "fixed", f"both directions of `{name}` now get gradient from the output ({norms})"
+    return "fixed", (f"both directions of `{name}` now get gradient from the value at line "
+                     f"{planned.row} ({norms})")
 
 
 def _fixed_same(planned: Planned, result: dict) -> tuple[str, str]:

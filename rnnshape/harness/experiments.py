@@ -13,6 +13,7 @@ Each experiment answers one question about the model the file defines, on synthe
 from __future__ import annotations
 
 import contextlib
+from typing import Optional
 
 from rnnshape.harness.instrument import PROBE
 
@@ -101,11 +102,9 @@ def _probing(ns, probes: Probes):
         ns[PROBE] = previous
 
 
-def perturb(torch, ns, check, device, seed):
-    run = check["run"]
-    model = _build(torch, ns, run, seed, device).eval()
-    inputs, high = _inputs(torch, model, run, seed, device)
-    where = check["at"]
+def _changed(torch, ns, model, inputs, high, key, where) -> Optional[tuple]:
+    """(changed, max |diff|, shape) of the watched value when one input is nudged at one
+    position; None when the run never produced it."""
     changed = [x.clone() for x in inputs]
     target = changed[where["input"]]
     index = tuple(where["index"].get(str(axis), slice(None)) for axis in range(target.dim()))
@@ -117,13 +116,36 @@ def perturb(torch, ns, check, device, seed):
     for xs in (inputs, changed):
         with _probing(ns, Probes()) as probes, torch.no_grad():
             output = model(*xs)
-        seen.append(_observed(torch, probes, check.get("probe"), output))
-    if seen[0] is None or seen[1] is None:
-        return {"reached": False}
+        seen.append(_observed(torch, probes, key, output))
+    if not seen[0] or not seen[1]:
+        return None
     diff = max((float((a - b).abs().max()) for a, b in zip(*seen)
                 if a.shape == b.shape and a.numel()), default=0.0)
-    return {"reached": True, "changed": _differ(torch, *seen), "max_diff": diff,
-            "shape": list(seen[0][0].shape) if seen[0] else None}
+    return _differ(torch, *seen), diff, list(seen[0][0].shape)
+
+
+def perturb(torch, ns, check, device, seed):
+    """Nudge sample 0 at the last step (what an index of the last step must see); with a
+    ``control``, also the last sample there (what shows the input reaches the value at all)."""
+    run = check["run"]
+    model = _build(torch, ns, run, seed, device).eval()
+    inputs, high = _inputs(torch, model, run, seed, device)
+    key = check.get("probe")
+    out = {"reached": False}
+    # each input whose dims are known, until one is shown to reach the value (the control)
+    for where in check["at"]:
+        at = _changed(torch, ns, model, inputs, high, key, where["at"])
+        if at is None:
+            return out
+        out = {"reached": True, "changed": at[0], "max_diff": at[1], "shape": at[2],
+               "input": where["at"]["input"]}
+        if where.get("control") is None:
+            return out
+        control = _changed(torch, ns, model, inputs, high, key, where["control"])
+        out["control_changed"] = bool(control and control[0])
+        if out["control_changed"]:
+            return out
+    return out
 
 
 def grad(torch, ns, check, device, seed):

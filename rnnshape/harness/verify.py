@@ -16,6 +16,7 @@ from rnnshape.diagnostic import FileError
 from rnnshape.files import read_source
 from rnnshape.harness import checks
 from rnnshape.harness.bindings import Bindings
+from rnnshape.harness.instrument import Instrument
 from rnnshape.harness.plan import Run, collect_dims, plan
 from rnnshape.rules.layout_fix import LayoutData
 from rnnshape.rules.packing import PackData
@@ -158,6 +159,7 @@ class Planning:
     original: dict = field(default_factory=dict)  # finding index -> checks.Planned
     fixed: dict = field(default_factory=dict)  # finding index -> checks.Planned
     why_not: dict = field(default_factory=dict)  # finding index -> why nothing can be run
+    fixed_keys: dict = field(default_factory=dict)  # finding index -> its probe in the fixed program
 
     def specs(self) -> list[dict]:
         out = []
@@ -168,6 +170,15 @@ class Planning:
         return out
 
 
+def _compiles(analysis: Analysis, probes: dict) -> dict:
+    if probes:
+        try:  # a probe where Python wants a target (``del out[-1]``) would break the program
+            compile(analysis.module.visit(Instrument(probes)).code, "<rnnshape-probes>", "exec")
+        except SyntaxError:
+            return {}
+    return probes
+
+
 def plan_probes(analysis: Analysis) -> dict:
     """A probe on each silent finding's expression inside a def (top-level code never runs)."""
     probes = {}
@@ -175,6 +186,20 @@ def plan_probes(analysis: Analysis) -> dict:
         if finding.code in ("RNN005", "RNN010") and \
                 checks.in_function(analysis.module, analysis.positions, finding.node):
             probes[id(finding.node)] = f"p{index}"
+    return _compiles(analysis, probes)
+
+
+def plan_fixed_probes(planning: "Planning", analysis: Analysis, fixed: Analysis) -> dict:
+    """A probe on the expression that replaced each probed one in the fixed program."""
+    probes = {}
+    for index, finding in enumerate(analysis.findings):
+        if id(finding.node) in planning.probes:
+            node = checks.fixed_node(analysis, fixed, finding.node)
+            if node is not None:
+                probes[id(node)] = planning.fixed_keys[index] = f"q{index}"
+    probes = _compiles(fixed, probes)
+    if not probes:
+        planning.fixed_keys.clear()
     return probes
 
 
@@ -207,7 +232,8 @@ def plan_checks(planning: Planning, analysis: Analysis, runs: list[Run], binding
         planning.original[index] = checks.Planned(finding, spec, row)
         twin = next((r for r in fixed_runs or () if r.build == related[0].build), None)
         if twin is not None:
-            fixed_spec = checks.plan_fixed(finding, related[0], twin)
+            fixed_spec = checks.plan_fixed(finding, related[0], twin,
+                                           planning.fixed_keys.get(index))
             if fixed_spec is not None:
                 planning.fixed[index] = checks.Planned(finding, fixed_spec, row)
 
@@ -364,8 +390,9 @@ def judge_fixed(original: list[FindingVerdict], fixed: Analysis, runs: list[Run]
             verdict.detail = "gone after the fix; the fixed loss is not fed the model's output as it is"
             continue
         if verdict.code in checks.EXPERIMENT_CODES:
-            verdict.verdict = "not fixed"
-            verdict.detail = "no experiment could show the fixed model right"
+            verdict.verdict = NOT_CHECKABLE
+            verdict.detail = ("gone after the fix, and the fixed run clean; no experiment could "
+                              "be aimed at the fixed expression")
             continue
         verdict.verdict, verdict.detail = "fixed", "runs clean; every recurrent input matches its contract"
         if verdict.code == "RNN001" and pairs:
@@ -452,10 +479,13 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
     bindings = Bindings(dims)
     report.bindings = dict(bindings.values)
     planning = Planning(probes=plan_probes(analysis))
+    probes = {"original": planning.probes}
+    if "fixed" in analyses:
+        probes["fixed"] = plan_fixed_probes(planning, analysis, analyses["fixed"])
     programs, runs = {}, {}
     for name, item in analyses.items():
-        probes = planning.probes if name == "original" else None
-        programs[name], runs[name] = plan(item, item.scope, name, bindings, None, probes)
+        programs[name], runs[name] = plan(item, item.scope, name, bindings, None,
+                                          probes.get(name))
     plan_checks(planning, analysis, runs["original"], bindings, kept_names(programs["original"]),
                 runs.get("fixed"))
     pairs = []
