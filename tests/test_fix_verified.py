@@ -83,3 +83,27 @@ def test_fix_verified_without_torch_is_a_one_line_error(monkeypatch, capsys, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fix --verified needs torch" in err[0]
     assert path.read_text() == (CASES / "rnn010_hn_last.py").read_text()
+
+
+def test_a_notebook_gets_its_proved_unsafe_fix_in_its_cell(tmp_path):
+    import json
+
+    source = (CASES / "rnn010_hn_last.py").read_text()
+    head, rest = source.split("class Net", 1)
+    model, tail = ("class Net" + rest).split("\n\nnet = Net()", 1)
+    cells = [head, "%time\n" + model + "\n", "net = Net()" + tail]
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                           "execution_count": None, "source": c.splitlines(True)} for c in cells],
+                "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(notebook, indent=1))
+    proc = _fix(path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0].startswith(
+        f"{path}:cell 2:10:26: RNN010 unsafe fix applied: both directions of `gru` now get "
+        f"gradient from the value at cell 2, line 10")
+    fixed = json.loads(path.read_text())["cells"][1]["source"]
+    assert fixed[0] == "%time\n"  # the magic survives
+    assert "        return self.head(torch.cat((h_n[-2], h_n[-1]), dim=1))\n" in fixed
+    assert "        self.head = nn.Linear(40, 2)\n" in fixed
