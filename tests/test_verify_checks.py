@@ -126,10 +126,21 @@ def test_loss_shape_crash_uses_the_files_target_shape():
     assert run["ok"] and run["loss_error"] == finding.detail
 
 
-def test_top_level_index_is_not_checkable_rather_than_guessed():
-    report = verify(str(CASES / "toplevel_index_not_checkable.py"))
-    assert _verdicts(report) == [("RNN005", "not checkable")]
-    assert report.findings[0].detail == ("not checkable by running: line 8 is top-level code, "
+def test_top_level_index_is_evaluated_on_tagged_positions():
+    report = verify(str(CASES / "rnn005_toplevel_index.py"))
+    assert _verdicts(report) == [("RNN005", "reproduced")]
+    assert report.findings[0].detail == ("`out[-1]` reads sample(s) 3 at step(s) 0..9, not step "
+                                         "9 of every sample (tagged by position)")
+    fixed = verify(str(CASES / "rnn005_toplevel_index.py"), fixed=True)
+    assert _verdicts(fixed) == [("RNN005", "fixed")]
+    assert fixed.findings[0].detail == ("`out[:, -1]` reads sample(s) 0..3 at step(s) 9: the "
+                                        "last step of every sample")
+
+
+def test_top_level_state_pick_is_not_checkable_rather_than_guessed():
+    report = verify(str(CASES / "toplevel_rnn010_not_checkable.py"))
+    assert _verdicts(report) == [("RNN010", "not checkable")]
+    assert report.findings[0].detail == ("not checkable by running: line 10 is top-level code, "
                                          "which verify never runs")
     assert report.exit_code == 0
 

@@ -34,7 +34,7 @@ class Planned:
     finding: object
     spec: dict
     row: int
-    what: str = ""
+    standalone: bool = False  # evaluates the file's expression on tagged tensors: no model run
 
 
 def in_function(module: cst.Module, positions, node) -> bool:
@@ -234,6 +234,23 @@ def plan_pairing(finding, analysis, bindings, known: set) -> tuple[Optional[dict
     return {"kind": "pairing", **sides}, ""
 
 
+def plan_index(finding, analysis, bindings, known: set) -> Optional[dict]:
+    """RNN005 in top-level code: the file's index, evaluated on a tensor of the indexed
+    output's shape whose every entry holds its own (sample, step).  Which dims those are is
+    what the module's ``batch_first`` makes of its output."""
+    node, use = finding.node, finding.data
+    if not isinstance(use, LayoutUse) or not isinstance(node, cst.Subscript) or \
+            not isinstance(node.value, cst.Name) or not _chain(node, node.value.value, known):
+        return None
+    batch_first = use.module.flag("batch_first")
+    shape = bindings.shape(use.shape.dims)
+    if batch_first is None or shape is None or len(shape) != 3:
+        return None
+    return {"kind": "index", "expr": analysis.module.code_for_node(node),
+            "root": node.value.value, "shape": shape, "batch": 0 if batch_first else 1,
+            "time": 1 if batch_first else 0}
+
+
 # -- reading the answers ----------------------------------------------------------------------
 
 def judge(planned: Planned, result: Optional[dict], fixed: bool = False) -> tuple[str, str]:
@@ -312,6 +329,23 @@ def _dropout(planned: Planned, result: dict) -> tuple[str, str]:
     return "not reproduced", f"in train mode the dropout of {names} changes the outputs"
 
 
+def _spans(values: list) -> str:
+    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}..{values[-1]}"
+    return ", ".join(map(str, values))
+
+
+def _index(planned: Planned, result: dict) -> tuple[str, str]:
+    spec = planned.spec
+    samples, steps = result["samples"], result["steps"]
+    every = list(range(spec["shape"][spec["batch"]]))
+    last = spec["shape"][spec["time"]] - 1
+    read = f"`{spec['expr']}` reads sample(s) {_spans(samples)} at step(s) {_spans(steps)}"
+    if samples == every and steps == [last]:
+        return "not reproduced", f"{read}: the last step of every sample"
+    return "reproduced", f"{read}, not step {last} of every sample (tagged by position)"
+
+
 def _pairing(planned: Planned, result: dict) -> tuple[str, str]:
     if result.get("rows") is None:
         return _NOT_CHECKABLE, (f"not checkable by running: the flattened logits and targets are "
@@ -325,7 +359,22 @@ def _pairing(planned: Planned, result: dict) -> tuple[str, str]:
                           f"{lt}) in the logits but (sample {tb}, step {tt}) in the targets")
 
 
-_ORIGINAL = {"perturb": _perturb, "grad": _grad, "dropout": _dropout, "pairing": _pairing}
+_ORIGINAL = {"perturb": _perturb, "grad": _grad, "dropout": _dropout, "pairing": _pairing,
+             "index": _index}
+
+
+def plan_fixed_index(planned: Planned, original, fixed) -> Optional[Planned]:
+    """The expression that replaced a top-level index, evaluated on the same tags."""
+    node = fixed_node(original, fixed, planned.finding.node)
+    if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name):
+        return None
+    spec = dict(planned.spec, expr=fixed.module.code_for_node(node), root=node.value.value)
+    return Planned(planned.finding, spec, planned.row, standalone=True)
+
+
+def _fixed_index(planned: Planned, result: dict) -> tuple[str, str]:
+    verdict, detail = _index(planned, result)
+    return ("fixed" if verdict == "not reproduced" else "not fixed"), detail
 
 
 def _fixed_perturb(planned: Planned, result: dict) -> tuple[str, str]:
@@ -352,7 +401,8 @@ def _fixed_same(planned: Planned, result: dict) -> tuple[str, str]:
     return "not fixed", f"the fix changes the outputs (max |diff| {result.get('max_diff')})"
 
 
-_FIXED = {"perturb": _fixed_perturb, "grad": _fixed_grad, "same": _fixed_same}
+_FIXED = {"perturb": _fixed_perturb, "grad": _fixed_grad, "same": _fixed_same,
+          "index": _fixed_index}
 
 
 def is_pairing(finding) -> bool:

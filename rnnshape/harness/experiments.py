@@ -9,6 +9,7 @@ Each experiment answers one question about the model the file defines, on synthe
 - ``same``: do two programs, on the same weights and inputs, compute the same outputs?
 - ``pairing``: after the file's flatten expressions, which (sample, step) does each row of the
   logits and of the targets come from?
+- ``index``: which (sample, step) positions does an index of the file pick?
 """
 from __future__ import annotations
 
@@ -280,7 +281,19 @@ def pairing(torch, ns, check, device, seed):
     return out
 
 
-KINDS = {"perturb": perturb, "grad": grad, "dropout": dropout, "pairing": pairing}
+def index(torch, ns, check, device, seed):
+    """Which (sample, step) positions the file's index picks, read off the tags it returns."""
+    scope = dict(ns)
+    scope[check["root"]] = _tags(torch, check, device, integer=False)
+    picked = eval(check["expr"], scope)
+    steps = check["shape"][check["time"]]
+    codes = sorted({int(c) for c in picked.round().long().flatten().tolist()})
+    return {"samples": sorted({c // steps for c in codes}),
+            "steps": sorted({c % steps for c in codes})}
+
+
+KINDS = {"perturb": perturb, "grad": grad, "dropout": dropout, "pairing": pairing,
+         "index": index}
 
 
 def run_check(torch, namespaces, check, device, seed) -> dict:

@@ -217,8 +217,8 @@ def judge_original(analysis: Analysis, runs: list[Run], results: dict, bindings:
         if index in planning.why_not:
             verdict.detail = planning.why_not[index]
             continue
-        if checks.is_pairing(finding) and index in planning.original:
-            planned = planning.original[index]
+        planned = planning.original.get(index)
+        if planned is not None and planned.standalone:  # needs no run of the model
             verdict.verdict, verdict.detail = checks.judge(planned, checked.get(planned.spec["id"]))
             continue
         if finding.code not in RUN_CODES:
@@ -259,6 +259,11 @@ def judge_fixed(original: list[FindingVerdict], fixed: Analysis, runs: list[Run]
     for index, verdict in enumerate(original):
         if verdict.code in remaining:
             verdict.verdict, verdict.detail = "not fixed", "the finding is still there after the fix"
+            continue
+        planned = planning.fixed.get(index)
+        if planned is not None and planned.standalone:  # the fixed expression on the same tags
+            verdict.verdict, verdict.detail = checks.judge(planned, checked.get(planned.spec["id"]),
+                                                           fixed=True)
             continue
         if verdict.code not in RUN_CODES:
             verdict.verdict = NOT_CHECKABLE

@@ -87,7 +87,8 @@ def plan_fixed_probes(planning: "Planning", analysis: Analysis, fixed: Analysis)
 
 
 def plan_checks(planning: Planning, analysis: Analysis, runs: list[Run], bindings: Bindings,
-                known: set, fixed_runs: Optional[list[Run]] = None) -> None:
+                known: set, fixed_runs: Optional[list[Run]] = None,
+                fixed: Optional[Analysis] = None) -> None:
     for index, finding in enumerate(analysis.findings):
         row = _row(analysis, finding.anchor or finding.node)[0]
         if checks.is_pairing(finding):
@@ -95,11 +96,23 @@ def plan_checks(planning: Planning, analysis: Analysis, runs: list[Run], binding
             if spec is None:
                 planning.why_not[index] = f"{NOT_CHECKABLE} by running: {why}"
             else:
-                planning.original[index] = checks.Planned(finding, spec, row)
+                planning.original[index] = checks.Planned(finding, spec, row, standalone=True)
             continue
         if finding.code not in checks.EXPERIMENT_CODES:
             continue
         key = planning.probes.get(id(finding.node))
+        if key is None and finding.code == "RNN005":
+            # top-level code never runs, but the index itself can: on a tensor whose every
+            # entry holds its own (sample, step)
+            spec = checks.plan_index(finding, analysis, bindings, known)
+            if spec is not None:
+                planned = planning.original[index] = checks.Planned(finding, spec, row,
+                                                                    standalone=True)
+                if fixed is not None:
+                    again = checks.plan_fixed_index(planned, analysis, fixed)
+                    if again is not None:
+                        planning.fixed[index] = again
+                continue
         if key is None and finding.code != "RNN104":
             planning.why_not[index] = (f"{NOT_CHECKABLE} by running: line {row} is top-level "
                                        f"code, which verify never runs")
@@ -186,7 +199,7 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
         programs[name], runs[name] = plan(item, item.scope, name, bindings, None,
                                           probes.get(name))
     plan_checks(planning, analysis, runs["original"], bindings, kept_names(programs["original"]),
-                runs.get("fixed"))
+                runs.get("fixed"), analyses.get("fixed"))
     pairs = []
     if fixed and "fixed" in runs and "other" in runs:
         for a, b in zip(runs["fixed"], runs["other"]):
