@@ -172,3 +172,37 @@ def test_notebook_verify_json_from_the_cli(tmp_path):
     data = json.loads(proc.stdout)
     assert [(f["code"], f["verdict"], f["cell"], f["row"]) for f in data["findings"]] == \
         [("RNN005", "reproduced", 3, 10)]
+
+
+TOKENS_UNSEEN = '''
+import torch
+import torch.nn as nn
+
+
+class CharRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(30, 8)
+        self.lstm = nn.LSTM(8, 16, batch_first=True)
+
+    def forward(self, idx):
+        out, state = self.lstm(self.emb(idx))
+        return out
+
+
+model = CharRNN()
+idx = torch.tensor([[3, 1, 4, 1, 5]])
+out = model(idx)
+'''
+
+
+def test_an_input_dtype_the_harness_guessed_wrong_is_rebuilt_once(tmp_path):
+    # torch.tensor of ints: the tracker does not know the ids are integers, the embedding does
+    path = tmp_path / "chars.py"
+    path.write_text(TOKENS_UNSEEN)
+    report = verify(str(path))
+    assert report.error is None and report.exit_code == 0
+    [run] = report.runs
+    assert run["ok"] and run["runtime"][0]["input"] == [1, 5, 8]
+    assert run["note"].startswith("inputs rebuilt as integer after: RuntimeError: Expected tensor "
+                                  "for argument #1 'indices'")

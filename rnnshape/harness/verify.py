@@ -224,7 +224,7 @@ def verify(path: str, device: str = "cpu", fixed: bool = False, batch_first: boo
             "static_inputs": [_static(a.shape, bindings) for a in run.static],
             "runtime": result.get("recurrent", []), "output": result.get("output"),
             "ok": result.get("ok", False), "error": result.get("error"),
-            "loss_error": result.get("loss_error")})
+            "loss_error": result.get("loss_error"), "note": result.get("dtype_note")})
     if notebook is not None:
         for run in report.runs:
             run["cell"], run["row"] = notebook.locate(run["row"])

@@ -33,6 +33,8 @@ def render_verify(console: Console, report) -> None:
             table.add_column(column)
         for run in report.runs:
             result = "[green]ok[/]" if run["ok"] else f"[red]{escape(run['error'] or 'failed')}[/]"
+            if run.get("note"):
+                result += f"\n[dim]{escape(run['note'])}[/]"
             table.add_row(run["program"], escape(f"{_where(run.get('cell'), run['row'])}: {run['call']}"),
                           escape("\n".join(run["static_inputs"])), escape(_runtime(run)), result)
         console.print(table)
