@@ -51,13 +51,16 @@ def test_an_unsafe_fix_the_run_disproves_is_not_applied(tmp_path):
 
 
 def test_a_layout_fix_needs_both_strategies_to_agree(tmp_path):
+    # out.mean(0): the transpose fix averages over time, batch_first=True over the batch
     path = tmp_path / "swap.py"
-    shutil.copy(ROOT / "examples" / "silent_swap.py", path)
+    shutil.copy(CASES / "rnn001_strategies_disagree.py", path)
+    before = path.read_text()
     proc = _fix(path)
-    first = proc.stdout.splitlines()[0]
-    assert first.startswith(f"{path}:26:18: RNN001 unsafe fix applied: runs clean")
-    assert "permute and batch_first=True agree (max |diff| 0.0e+00)" in first
-    assert "out, _ = self.lstm(x.transpose(0, 1))" in path.read_text()
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[0] == (
+        f"{path}:17:18: RNN001 unsafe fix not applied: verify --fixed says not fixed: the two "
+        f"strategies disagree: outputs differ in shape: [32, 1] vs [24, 1]")
+    assert path.read_text() == before
 
 
 def test_safe_fixes_are_applied_as_usual(tmp_path):
