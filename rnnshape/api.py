@@ -272,9 +272,19 @@ def _round(analysis: Analysis, options: FixOptions) -> dict:
     plans = []
     for finding in sorted(analysis.findings, key=lambda f: span(analysis.positions, f.node)):
         plan = analysis.plan(finding, options)
-        if plan is not None and (plan.applicability != UNSAFE or options.unsafe):
+        if plan is not None and (plan.applicability != UNSAFE or _unsafe_allowed(
+                finding, analysis, options)):
             plans.append((finding, plan))
     return choose(plans, analysis.positions)[0] if plans else {}
+
+
+def _unsafe_allowed(finding, analysis: Analysis, options: FixOptions) -> bool:
+    if not options.unsafe:
+        return False
+    if options.unsafe_only is None:
+        return True
+    row = span(analysis.positions, finding.anchor or finding.node)[0][0]
+    return (finding.code, row) in options.unsafe_only
 
 
 def fix_source(text: str, filename: str, codes: Optional[Collection[str]] = None,

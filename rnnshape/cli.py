@@ -96,6 +96,8 @@ def build_parser() -> Parser:
     fix.add_argument("--ignore", help="comma-separated codes or prefixes to leave alone")
     fix.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes")
     fix.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
+    fix.add_argument("--verified", action="store_true",
+                     help="apply an unsafe fix only when running the model proves it (needs torch)")
     mode = fix.add_mutually_exclusive_group()
     mode.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
     mode.add_argument("--check", action="store_true",

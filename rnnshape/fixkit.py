@@ -33,6 +33,9 @@ class Plan:
 class FixOptions:
     batch_first: bool = False  # fix layout mismatches by switching modules to batch_first=True
     unsafe: bool = False  # apply unsafe fixes too
+    # with ``unsafe``: only the unsafe fixes of these (code, row) findings (``fix --verified``
+    # applies those the runtime harness proved); None: all of them
+    unsafe_only: Optional[frozenset] = None
 
 
 class _Bound(cst.CSTVisitor):

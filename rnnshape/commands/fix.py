@@ -30,6 +30,9 @@ def run_fix(args) -> int:
             show_files(out, err, args, config)
     options = FixOptions(batch_first=args.batch_first, unsafe=bool(config.unsafe_fixes))
     fmt = config.output_format or "full"
+    if getattr(args, "verified", False):
+        from rnnshape.commands.fix_verified import run_fix_verified  # torch-side: only on demand
+        return run_fix_verified(args, config, options, fmt, out, err)
     # ``check --fix`` shares this code; it has no --diff or --check
     diff, gate = getattr(args, "diff", False), getattr(args, "check", False)
     job = FileJob(config, options, fix=True, report=not (diff or gate),

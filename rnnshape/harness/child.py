@@ -11,14 +11,12 @@ import sys
 import traceback
 import types
 
+from rnnshape.harness.experiments import (PROBE, Probes, first_line, first_tensor, make_input,
+                                          run_check, vocabulary)
+
 
 def _no_network(*args, **kwargs):
     raise OSError("rnnshape verify: network access is disabled while running user code")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
 class Recorder:
@@ -56,66 +54,91 @@ class Recorder:
         return hook
 
 
-def _make_input(torch, spec, generator, device, high):
-    shape = spec["shape"]
-    if spec.get("integer"):
-        return torch.randint(0, max(1, high), shape, generator=generator).to(device)
-    if spec.get("canonical"):
-        data = torch.randn(spec["canonical"], generator=generator)
-        return data.permute(*spec["perm"]).contiguous().to(device)
-    return torch.randn(shape, generator=generator).to(device)
-
-
-def _first_tensor(torch, value):
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for item in value:
-            found = _first_tensor(torch, item)
-            if found is not None:
-                return found
-    return None
-
-
 def run_one(torch, ns, run, device, seed):
     torch.manual_seed(seed)
     result = {"id": run["id"], "ok": False, "error": None, "recurrent": [], "output": None}
     try:
         model = eval(run["build"], ns)
     except BaseException as exc:  # the user's constructor failed: that is a finding of its own
-        result["error"] = "building the model: " + _first_line(exc)
-        return result, None, None
+        result["error"] = "building the model: " + first_line(exc)
+        return result
     model = model.to(device)
     model.eval()  # dropout off, so two strategies can be compared number for number
     recorder = Recorder(torch, model)
-    high = min([m.num_embeddings for m in model.modules() if isinstance(m, torch.nn.Embedding)]
-               or [2])
     generator = torch.Generator().manual_seed(seed)
-    inputs = [_make_input(torch, spec, generator, device, high) for spec in run["inputs"]]
+    high = vocabulary(torch, model)
+    inputs = [make_input(torch, spec, generator, device, high) for spec in run["inputs"]]
+    ns[PROBE] = Probes()
     try:
         with torch.no_grad():
             output = model(*inputs)
-            result["ok"] = True
-            tensor = _first_tensor(torch, output)
-            result["output"] = list(tensor.shape) if tensor is not None else None
-            loss = run.get("loss")
-            if loss and tensor is not None:
-                criterion = getattr(torch.nn, loss["kind"])()
-                if loss["kind"] in ("CrossEntropyLoss", "NLLLoss"):
-                    classes = tensor.shape[1] if tensor.dim() > 1 else tensor.shape[0]
-                    target_shape = [tensor.shape[0]] + list(tensor.shape[2:]) if tensor.dim() > 1 else []
-                    target = torch.randint(0, classes, target_shape, generator=generator).to(device)
-                else:
-                    target = torch.randn(tensor.shape, generator=generator).to(device)
-                result["loss"] = float(criterion(tensor, target))
     except BaseException as exc:
-        result["ok"] = False
         where = recorder.stack[-1] if recorder.stack else None
-        result["error"] = _first_line(exc) + (f" (in {where})" if where else "")
-        return result, None, inputs
+        result["error"] = first_line(exc) + (f" (in {where})" if where else "")
+        return result
     finally:
         result["recurrent"] = recorder.calls
-    return result, (model, output), inputs
+    result["ok"] = True
+    tensor = first_tensor(torch, output)
+    result["output"] = list(tensor.shape) if tensor is not None else None
+    if run.get("loss") and tensor is not None:
+        _loss(torch, run["loss"], tensor, result, generator, device)
+    return result
+
+
+# The harness guesses each synthetic input's dtype from what the tracker saw; when the model's
+# first layer rejects the guess, the guess was wrong, not the user's code: one retry with the
+# other dtype (an input the tracker did not know as token ids, or indexed by them).
+_DTYPE_GUESSES = (("expected tensor for argument #1 'indices'", True),
+                  ("input dtype (torch.int64) does not match weight dtype", False))
+
+
+def run_dtypes(torch, ns, run, device, seed):
+    result = run_one(torch, ns, run, device, seed)
+    error = (result.get("error") or "").lower()
+    for text, integer in _DTYPE_GUESSES:
+        if text in error and any(bool(i.get("integer")) != integer for i in run["inputs"]):
+            dtypes = [integer if _dtype_free(i) else bool(i.get("integer")) for i in run["inputs"]]
+            retry = run_one(torch, ns, _set_integer(dict(run, inputs=[dict(i) for i in run["inputs"]]),
+                                                    dtypes), device, seed)
+            retry["dtypes"] = dtypes
+            retry["dtype_note"] = f"inputs rebuilt as {'integer' if integer else 'float'} after: {result['error']}"
+            return retry
+    return result
+
+
+def _dtype_free(spec) -> bool:
+    """An input whose dtype is only the harness's guess (a layout-tagged float can be ids too)."""
+    return len(spec["shape"]) <= 3
+
+
+def _set_integer(run, dtypes):
+    for spec, integer in zip(run["inputs"], dtypes):
+        spec["integer"] = integer
+        if integer:
+            spec.pop("canonical", None)
+            spec.pop("perm", None)
+    return run
+
+
+def _loss(torch, loss, tensor, result, generator, device):
+    """The file's loss on the model's output and a target of the file's shape: only when the
+    loss is fed the output as it is (a flatten in between would change what it sees)."""
+    if loss.get("input") is not None and loss["input"] != list(tensor.shape):
+        return
+    try:
+        with torch.no_grad():
+            criterion = getattr(torch.nn, loss["kind"])()
+            if loss["kind"] in ("CrossEntropyLoss", "NLLLoss"):
+                classes = tensor.shape[1] if tensor.dim() > 1 else tensor.shape[0]
+                shape = loss.get("target") or \
+                    ([tensor.shape[0]] + list(tensor.shape[2:]) if tensor.dim() > 1 else [])
+                target = torch.randint(0, classes, shape, generator=generator).to(device)
+            else:
+                target = torch.randn(loss.get("target") or tensor.shape, generator=generator).to(device)
+            result["loss"] = float(criterion(tensor, target))
+    except BaseException as exc:
+        result["loss_error"] = first_line(exc)
 
 
 def main() -> int:
@@ -147,20 +170,29 @@ def main() -> int:
         module.__file__ = spec["filename"]
         sys.modules[module.__name__] = module
         ns = module.__dict__
+        ns[PROBE] = Probes()  # the probes a check puts in the model's code record nothing here
         try:
             exec(compile(program, spec["filename"], "exec"), ns)
         except BaseException as exc:
-            out["error"] = f"loading the model code ({name}): {_first_line(exc)}"
+            out["error"] = f"loading the model code ({name}): {first_line(exc)}"
             out["traceback"] = traceback.format_exc(limit=3)
             print(json.dumps(out))
             return 0
         namespaces[name] = ns
-    built = {}
     for run in spec["runs"]:
-        result, model_output, _ = run_one(torch, namespaces[run["program"]], run, device, spec["seed"])
-        out["runs"].append(result)
-        built[run["id"]] = model_output
+        out["runs"].append(run_dtypes(torch, namespaces[run["program"]], run, device, spec["seed"]))
+    # what a run learned about its inputs' dtypes holds for every experiment on the same call
+    fixed_dtypes = {r["id"]: r["dtypes"] for r in out["runs"] if "dtypes" in r}
+    for check in spec.get("checks", []):
+        for run in [check.get("run")] + list(check.get("runs", [])):
+            if run and run["id"] in fixed_dtypes:
+                _set_integer(run, fixed_dtypes[run["id"]])
+    out["checks"] = [run_check(torch, namespaces, check, device, spec["seed"])
+                     for check in spec.get("checks", [])]
     for pair in spec.get("pairs", []):
+        for run in pair["runs"]:
+            if run["id"] in fixed_dtypes:
+                _set_integer(run, fixed_dtypes[run["id"]])
         out["pairs"].append(compare(torch, namespaces, spec, pair, device))
     print(json.dumps(out))
     return 0
@@ -178,11 +210,11 @@ def compare(torch, namespaces, spec, pair, device):
         gen_a = torch.Generator().manual_seed(spec["seed"])
         gen_b = torch.Generator().manual_seed(spec["seed"])
         high = 2
-        xs_a = [_make_input(torch, s, gen_a, device, high) for s in first["inputs"]]
-        xs_b = [_make_input(torch, s, gen_b, device, high) for s in second["inputs"]]
+        xs_a = [make_input(torch, s, gen_a, device, high) for s in first["inputs"]]
+        xs_b = [make_input(torch, s, gen_b, device, high) for s in second["inputs"]]
         with torch.no_grad():
-            out_a = _first_tensor(torch, model_a(*xs_a))
-            out_b = _first_tensor(torch, model_b(*xs_b))
+            out_a = first_tensor(torch, model_a(*xs_a))
+            out_b = first_tensor(torch, model_b(*xs_b))
         if out_a.shape != out_b.shape and out_a.dim() == out_b.dim() == 3 and \
                 out_a.shape == out_b.transpose(0, 1).shape:
             out_b = out_b.transpose(0, 1)
@@ -192,7 +224,7 @@ def compare(torch, namespaces, spec, pair, device):
         result["max_diff"] = float((out_a - out_b).abs().max()) if out_a.numel() else 0.0
         result["equal"] = bool(torch.allclose(out_a, out_b, atol=1e-5, rtol=1e-4))
     except BaseException as exc:
-        result["error"] = _first_line(exc)
+        result["error"] = first_line(exc)
     return result
 
 

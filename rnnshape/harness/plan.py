@@ -8,6 +8,7 @@ import libcst as cst
 
 from rnnshape.harness.bindings import Bindings
 from rnnshape.harness.extract import build_program, module_expression
+from rnnshape.harness.instrument import Instrument
 from rnnshape.shapes.axes import complete
 from rnnshape.shapes.dims import BATCH, FEATURE, TIME, Dim
 from rnnshape.shapes.values import InstV, IntV, Lit, ModV, TensorV
@@ -27,6 +28,7 @@ class Run:
     owner: Optional[cst.ClassDef] = None
     loss: Optional[dict] = None
     trace_nodes: set = field(default_factory=set)
+    loss_node: Optional[cst.Call] = None  # the file's loss call fed by this run's output
 
     def spec(self) -> dict:
         return {"id": self.id, "program": self.program, "build": self.build,
@@ -89,6 +91,22 @@ def build_expression(callee, module: cst.Module, bindings: Bindings) -> Optional
     return f"{module.code_for_node(ctor.func)}({', '.join(parts)})"
 
 
+def batch_time_axes(dims) -> Optional[dict]:
+    """Where batch and time are in a tensor whose dims say so (one of the two may be implied
+    by the other in a 2-d tensor, or by the feature dim in a 3-d one)."""
+    if not dims or len(dims) not in (2, 3):
+        return None
+    roles = [d.role for d in dims]
+    if len(dims) == 3:
+        roles = complete(roles)
+    elif roles.count(None) == 1 and {r for r in roles if r} <= {BATCH, TIME}:
+        known = next(r for r in roles if r)
+        roles[roles.index(None)] = TIME if known == BATCH else BATCH
+    if roles.count(BATCH) != 1 or roles.count(TIME) != 1:
+        return None
+    return {"batch": roles.index(BATCH), "time": roles.index(TIME)}
+
+
 def input_spec(value, bindings: Bindings) -> Optional[dict]:
     if not isinstance(value, TensorV):
         return None
@@ -97,6 +115,9 @@ def input_spec(value, bindings: Bindings) -> Optional[dict]:
         return None
     spec = {"shape": shape, "integer": bool(value.integer)}
     dims = value.shape.dims
+    axes = batch_time_axes(dims)
+    if axes is not None:
+        spec["axes"] = axes
     if len(dims) == 3 and not value.integer:
         roles = complete([d.role for d in dims])
         if None not in roles and len(set(roles)) == 3:
@@ -107,9 +128,13 @@ def input_spec(value, bindings: Bindings) -> Optional[dict]:
     return spec
 
 
-def plan(analysis, scope, program_name: str, bindings: Bindings, classes) -> tuple[str, list[Run]]:
+def plan(analysis, scope, program_name: str, bindings: Bindings, classes,
+         probes: Optional[dict] = None) -> tuple[str, list[Run]]:
+    """The program text and its runs; ``probes`` (id(node) -> key): expressions the program
+    records as it computes them (``checks.Instrument``)."""
     module = analysis.module
-    program = build_program(module, scope, bindings)
+    instrumented = module.visit(Instrument(probes)) if probes else module
+    program = build_program(instrumented, scope, bindings)
     runs: list[Run] = []
     seen = set()
     for call in analysis.facts.model_calls:
@@ -131,6 +156,12 @@ def plan(analysis, scope, program_name: str, bindings: Bindings, classes) -> tup
         for loss in analysis.facts.loss_calls:
             if isinstance(loss.input, TensorV) and any(s.node is call.node for s in loss.input.trace):
                 run.loss = {"kind": loss.loss.kind}
+                run.loss_node = loss.node
+                # the file's own shapes: the loss runs only when its input is the model's output
+                # as it is, and then against a target of the shape the file gives it
+                for key, value in (("input", loss.input), ("target", loss.target)):
+                    if isinstance(value, TensorV):
+                        run.loss[key] = bindings.shape(value.shape.dims)
                 break
         runs.append(run)
     return program, runs

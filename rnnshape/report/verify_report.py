@@ -8,13 +8,17 @@ from rich.markup import escape
 from rich.table import Table
 
 _STYLE = {"reproduced": "bold red", "not reproduced": "yellow", "fixed": "bold green",
-          "not fixed": "bold red", "error": "bold red", "not run": "dim", "static only": "dim"}
+          "not fixed": "bold red", "error": "bold red", "not run": "dim", "not checkable": "dim"}
 
 
 def _runtime(run: dict) -> str:
     parts = [f"{c['module']}: {tuple(c['input']) if c['input'] else '?'}"
              for c in run["runtime"]]
     return "\n".join(parts) or "-"
+
+
+def _where(cell, row) -> str:
+    return f"cell {cell}, line {row}" if cell is not None else str(row)
 
 
 def render_verify(console: Console, report) -> None:
@@ -29,7 +33,9 @@ def render_verify(console: Console, report) -> None:
             table.add_column(column)
         for run in report.runs:
             result = "[green]ok[/]" if run["ok"] else f"[red]{escape(run['error'] or 'failed')}[/]"
-            table.add_row(run["program"], escape(f"{run['row']}: {run['call']}"),
+            if run.get("note"):
+                result += f"\n[dim]{escape(run['note'])}[/]"
+            table.add_row(run["program"], escape(f"{_where(run.get('cell'), run['row'])}: {run['call']}"),
                           escape("\n".join(run["static_inputs"])), escape(_runtime(run)), result)
         console.print(table)
     if report.findings:
@@ -38,7 +44,7 @@ def render_verify(console: Console, report) -> None:
             table.add_column(column)
         for f in report.findings:
             style = _STYLE.get(f.verdict, "")
-            table.add_row(f.code, str(f.row), escape(f.static_shape or "-"),
+            table.add_row(f.code, _where(f.cell, f.row), escape(f.static_shape or "-"),
                           escape(f.runtime_shape or "-"),
                           f"[{style}]{f.verdict}[/]" if style else f.verdict, escape(f.detail))
         console.print(table)
