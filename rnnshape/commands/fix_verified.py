@@ -10,7 +10,7 @@ import importlib.util
 import sys
 from collections import Counter
 
-from rnnshape.commands.common import render
+from rnnshape.commands.common import TEXT_FORMATS, render
 from rnnshape.diagnostic import FileError
 from rnnshape.files import decode_source, discover, read_bytes, write_atomic
 from rnnshape.rules import REGISTRY
@@ -25,7 +25,7 @@ def run_fix_verified(args, config, options, fmt, out, err) -> int:
     from rnnshape.per_file import is_notebook, load_notebook
 
     # stdout stays one document in the machine formats, and the diff alone with --diff
-    notes = err if args.diff or fmt in ("json", "sarif", "github") else out
+    notes = err if args.diff or fmt not in TEXT_FORMATS else out
     errors: list[FileError] = []
     remaining = []
     applied: Counter = Counter()
