@@ -64,6 +64,10 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules, Re
         self.grad_mode_known = False  # ... but that runs with autograd on (a test function)
         self.star_imported = False
         self.comprehensions = 0
+        # id(scope of a running forward) -> (scope, id(forward), [(index, tensor argument)])
+        self.forward_params: dict[int, tuple] = {}
+        # model calls from outside model code and what their arguments index (RNN011)
+        self.model_inputs: list[tuple] = []
         if values:
             # Instance attributes shadow the methods every handler calls: a run that does not
             # record keeps the plain methods and no per-expression test.

@@ -86,6 +86,7 @@ class Modules:
                 kwargs = dict(kwargs, input=x)
         if info.kind in CONTAINERS:
             return self.run_children(info.children, args, kwargs, node, frame, info.each)
+        self.note_layer_inputs(info, args, kwargs, node, frame)
         shape = MODULES.get(info.kind)
         if shape is None:
             return None
