@@ -167,8 +167,9 @@ class StateNotDetached(Rule):
     why = ("Each step's state carries the graph of every step before it.  The second "
            "`backward()` goes back into the previous batch's graph, which the first one freed: "
            "`RuntimeError: Trying to backward through the graph a second time`.  With "
-           "`retain_graph=True` it runs instead, each step slower and larger than the last "
-           "until memory runs out.")
+           "`retain_graph=True` it fails once the optimizer has updated the weights that "
+           "graph saved (`modified by an inplace operation`), or, without a step, each "
+           "iteration is slower and larger than the last until memory runs out.")
     fix_note = ("Detach the state at the top of the loop body: `hidden = hidden.detach()`, or "
                 "`hidden = tuple(s.detach() for s in hidden)` for an LSTM's pair (safe when "
                 "the name is bound before the loop and holds tensors on its first pass).")

@@ -23,13 +23,15 @@ from rnnshape.shapes.values import InstV, ModV, TensorV, TupleV
 class Loop:
     """A loop whose body is running: whether it switches to eval, trains, and switches back."""
 
-    __slots__ = ("node", "evals", "train", "backward", "scope", "bound", "fed", "detaches")
+    __slots__ = ("node", "evals", "train", "backward", "trains", "scope", "bound", "fed",
+                 "detaches")
 
     def __init__(self, node, scope=None):
         self.node = node
         self.evals: list[tuple] = []
         self.train = False
         self.backward = False
+        self.trains = False  # a backward() the run saw (not one assumed in code not followed)
         # RNN107: the scope the loop runs in, the names its body has bound so far in this
         # pass, and the names a model call read before the body bound them (the previous
         # pass's value): name -> (call, value on the first pass, the model's forward)
@@ -126,7 +128,7 @@ class Recorder:
 
     def exit_loop(self, loop: Loop) -> None:
         self.loops.pop()
-        if loop.backward and not loop.detaches and loop.scope is not None:
+        if loop.trains and not loop.detaches and loop.scope is not None:
             self._note_fed_back(loop)
         key = id(loop.node)
         if loop.train:
@@ -198,12 +200,13 @@ class Recorder:
     def copy_target(self, fact: CopyTarget) -> None:
         self._copies.setdefault(id(fact.node), fact)
 
-    def backward(self) -> None:
+    def backward(self, assumed: bool = False) -> None:
         self.backward_calls += 1
         for region in self.regions:
             region.has_backward = True
         for loop in self.loops:
             loop.backward = True
+            loop.trains = loop.trains or not assumed
 
     def model_use(self, node, target, text: str, no_grad: bool, depth: int) -> None:
         """A call of ``target`` (spelled ``text``) while evaluation regions are open."""

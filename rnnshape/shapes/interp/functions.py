@@ -79,7 +79,7 @@ class UserCode:
             # backward at all is suspected: a project's converter or plotting library reached
             # at the depth limit would otherwise hide every evaluation region that calls it.
             if self.mentions(func.env.unit, _BACKWARD):
-                self.recorder.backward()
+                self.recorder.backward(assumed=True)
             return None
         self.visited_funcs.add(id(node))
         if isinstance(bound, InstV) and node.name.value == "forward":

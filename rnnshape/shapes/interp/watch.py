@@ -11,6 +11,7 @@ from rnnshape import torch_api as api
 from rnnshape.shapes.facts import CopyTarget, DeviceFree, UnmovedInput
 from rnnshape.shapes.interp.modules import CONTAINERS
 from rnnshape.shapes.interp.scope import Frame
+from rnnshape.shapes.recorder import may_record_graph
 from rnnshape.shapes.values import InstV, ListV, Lit, ModV, Ref, StateTupleV, TensorV, TupleV
 
 # Tensors these make live on the CPU unless given ``device=``.
@@ -67,7 +68,7 @@ class Watch:
         if info.kind in api.RECURRENT or info.kind in api.RECURRENT_CELLS:
             hx = args[1] if len(args) > 1 else kwargs.get("hx")
             values.extend(hx.items if isinstance(hx, TupleV) else [hx])
-        for value in values:
+        for value in values if may_record_graph(ModV(info)) else ():
             made = value.cpu_made if isinstance(value, TensorV) else None
             if made is not None and made[1] is not None:
                 self.recorder.device_free(DeviceFree(made[0], made[1], node, made[2], made[3]))
