@@ -260,3 +260,36 @@ def test_copy_target_on_another_models_output_is_silent():
     source = COPY.format(args="", input="seq", target="seq").replace(
         "logits = model(seq)\n", "logits = model(seq)\nlogits = torch.randn(21, 8, 100)\n")
     assert _found(source) == []
+
+
+def test_lengths_left_on_the_cpu_for_packing_are_silent():
+    # corpus: deeplearning-models rnn_*_packed_imdb, sentiment-analysis 2: the lengths go to
+    # pack_padded_sequence, which wants them on the CPU; only the tokens meet a layer
+    source = """import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(100, 32)
+        self.rnn = nn.GRU(32, 64)
+        self.fc = nn.Linear(64, 2)
+
+    def forward(self, text, lengths):
+        packed = pack_padded_sequence(self.embedding(text), lengths, enforce_sorted=False)
+        _, hidden = self.rnn(packed)
+        return self.fc(hidden[-1])
+
+
+model = Classifier().to(DEVICE)
+ids = [4, 8, 15, 16]
+tensor = torch.LongTensor(ids).to(DEVICE).unsqueeze(1)
+length_tensor = torch.LongTensor([len(ids)])
+prediction = model(tensor, length_tensor)
+unmoved = model(torch.LongTensor([ids, ids]).t(), length_tensor)  # the tokens: reported
+"""
+    assert _found(source) == [("RNN106", _row(source, "unmoved = model("))]

@@ -63,6 +63,7 @@ class Recorder:
         self._alive: list = []  # values whose ids key the dicts here
         self._device_free: dict[int, DeviceFree] = {}
         self._unmoved: dict[int, UnmovedInput] = {}
+        self._reached: set[int] = set()  # CPU tensors (by the node that made them) a layer met
         self._device_numpy: dict[int, NumpyCall] = {}
         # RNN011: forward function id -> indices of its parameters fed straight into an
         # Embedding or recurrent layer; the copy targets found
@@ -79,7 +80,8 @@ class Recorder:
         facts.layer_calls.extend(self._layers.values())
         facts.state_feedback.extend(self._fed_back.values())
         facts.device_free.extend(self._device_free.values())
-        facts.unmoved_inputs.extend(self._unmoved.values())
+        # an argument only the CPU needs (the lengths for packing) is where it should be
+        facts.unmoved_inputs.extend(u for u in self._unmoved.values() if id(u.made) in self._reached)
         facts.device_numpy.extend(self._device_numpy.values())
         facts.copy_targets.extend(self._copies.values())
         return facts
@@ -189,6 +191,9 @@ class Recorder:
 
     def unmoved_input(self, fact: UnmovedInput) -> None:
         self._unmoved.setdefault(id(fact.node), fact)
+
+    def layer_met(self, made) -> None:
+        self._reached.add(id(made))
 
     def default_device(self) -> None:
         self.facts.default_device = True

@@ -77,6 +77,16 @@ class TensorV:
                        **changes)
 
 
+def off_cpu(value):
+    """What a layer with parameters computes lives where its parameters do."""
+    if isinstance(value, TensorV) and value.cpu_made is not None:
+        return replace(value, cpu_made=None)
+    if isinstance(value, TupleV) and any(isinstance(v, TensorV) and v.cpu_made is not None
+                                         for v in value.items):
+        return type(value)(tuple(off_cpu(v) for v in value.items), value.is_list)
+    return value
+
+
 def clipped(trace: tuple) -> tuple:
     """The last steps of a trace, and the statements that gave its dims their meaning (a step
     without a shape: a docstring, a shape unpacking), which a finding must show."""

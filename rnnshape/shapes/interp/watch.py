@@ -72,6 +72,8 @@ class Watch:
             made = value.cpu_made if isinstance(value, TensorV) else None
             if made is not None and made[1] is not None:
                 self.recorder.device_free(DeviceFree(made[0], made[1], node, made[2], made[3]))
+            elif made is not None:
+                self.recorder.layer_met(made[0])
         if info.kind not in api.RECURRENT and info.kind != "Embedding":
             return
         entry = self.forward_params.get(id(frame.scope))
