@@ -293,3 +293,29 @@ prediction = model(tensor, length_tensor)
 unmoved = model(torch.LongTensor([ids, ids]).t(), length_tensor)  # the tokens: reported
 """
     assert _found(source) == [("RNN106", _row(source, "unmoved = model("))]
+
+
+def test_lstm_state_made_on_the_cpu_outside_the_model_has_no_fix():
+    # corpus mutation (yunjey language_model without `.to(device)` on the states)
+    source = """import torch
+import torch.nn as nn
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, batch_first=True)
+
+    def forward(self, x, h):
+        return self.lstm(x, h)
+
+
+model = LM().to(device)
+states = (torch.zeros(1, 4, 16), torch.zeros(1, 4, 16))
+out, states = model(torch.randn(4, 5, 8, device=device), states)
+"""
+    [diag] = check_source(source, "<test>", codes=CODES)
+    assert (diag.code, diag.row) == ("RNN106", _row(source, "out, states = model("))
+    assert fix_source(source, "<test>", options=FixOptions(unsafe=True)).text == source

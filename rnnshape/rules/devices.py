@@ -311,6 +311,8 @@ def _device_keyword(made: DeviceFree, how: str, fctx: FixContext) -> Optional[Pl
 
 
 def _move_argument(unmoved: UnmovedInput, fctx: FixContext) -> Optional[Plan]:
+    if unmoved.pair:
+        return None  # a tuple has no ``.to()``; where it is made is the place to fix
     if unmoved.move is None:
         template = "_.cuda()"
     elif _DOTTED.fullmatch(unmoved.move) and fctx.bound_at(unmoved.move.split(".")[0],

@@ -252,7 +252,7 @@ class UnmovedInput:
     made: cst.CSTNode  # where the tensor was made
     model: str  # how the call names the model
     move: Optional[str]  # the device expression of ``.to(...)``; None for ``.cuda()``
-    move_node: Optional[cst.CSTNode] = None
+    pair: bool = False  # the argument is a tuple (an LSTM's state): no ``.to()`` of its own
 
 
 @dataclass

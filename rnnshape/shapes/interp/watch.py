@@ -89,11 +89,15 @@ class Watch:
             return
         positional = [a for a in node.args if a.keyword is None and not a.star]
         for arg, value in zip(positional, args):
-            made = value.cpu_made if isinstance(value, TensorV) else None
-            if made is not None and made[1] is None and not value.on_device:
+            # a tensor, or the first CPU-made one of an LSTM's ``(h0, c0)``
+            items = value.items if isinstance(value, TupleV) else (value,)
+            made = next((v.cpu_made for v in items if isinstance(v, TensorV) and
+                         v.cpu_made is not None and v.cpu_made[1] is None), None)
+            if made is not None:
                 model = self.code(node.func)
                 move = None if how == "cuda" else how
-                self.recorder.unmoved_input(UnmovedInput(node, arg.value, made[0], model, move))
+                self.recorder.unmoved_input(UnmovedInput(node, arg.value, made[0], model, move,
+                                                         isinstance(value, TupleV)))
                 return
 
     # -------------------------------------------------------------- recurrent state (RNN107)
