@@ -319,3 +319,31 @@ out, states = model(torch.randn(4, 5, 8, device=device), states)
     [diag] = check_source(source, "<test>", codes=CODES)
     assert (diag.code, diag.row) == ("RNN106", _row(source, "out, states = model("))
     assert fix_source(source, "<test>", options=FixOptions(unsafe=True)).text == source
+
+
+def test_copy_target_of_a_model_returning_its_state():
+    # forward returns (logits, state): the loss input's trace passes the LSTM, not the call
+    source = """import torch
+import torch.nn as nn
+
+
+class CharRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(65, 32)
+        self.lstm = nn.LSTM(32, 64, batch_first=True)
+        self.fc = nn.Linear(64, 65)
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.embed(x), state)
+        return self.fc(out), state
+
+
+model = CharRNN()
+chunk = torch.randint(0, 65, (8, 100))
+logits, _ = model(chunk)
+loss = nn.CrossEntropyLoss()(logits.reshape(-1, 65), chunk.reshape(-1))
+shifted, _ = model(chunk[:, :-1])
+fine = nn.CrossEntropyLoss()(shifted.reshape(-1, 65), chunk[:, 1:].reshape(-1))
+"""
+    assert _found(source) == [("RNN011", _row(source, "loss = nn.CrossEntropyLoss()"))]

@@ -235,6 +235,10 @@ class Recorder:
         key = (id(call.node), str(call.shape), id(op.node) if op is not None else None)
         self._recurrent.setdefault(key, call)
 
+    def recurrent_nodes(self, module: ModuleInfo) -> set:
+        """Ids of the calls of ``module`` seen so far."""
+        return {id(c.node) for c in self._recurrent.values() if c.module is module}
+
     def layer(self, call: LayerCall) -> None:
         self._layers.setdefault((id(call.node), str(call.shape)), call)
 

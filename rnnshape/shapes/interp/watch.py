@@ -164,16 +164,17 @@ class Watch:
             return
         steps = {id(step.node) for step in loss.input.trace}
         for call, callee, forward, keys in reversed(self.model_inputs):
-            if id(call) not in steps:
-                continue  # the loss is not on this call's output
+            rnn = one_recurrent(callee)
+            if rnn is None or rnn.flag("bidirectional") is not False:
+                continue
+            # the loss is on this model's output: its trace passes the call, or the
+            # recurrent module inside it (a forward that returns ``(logits, hidden)``)
+            if id(call) not in steps and not steps & self.recorder.recurrent_nodes(rnn):
+                continue
             direct = self.recorder.direct_inputs.get(forward, set())
             for index, arg, (root, slices) in keys:
                 if root is key[0] and slices == key[1] and index in direct:
-                    rnn = one_recurrent(callee)
-                    if rnn is not None and rnn.flag("bidirectional") is False:
-                        self.recorder.copy_target(CopyTarget(loss.node, target_node, call, arg,
-                                                             rnn))
-                    return
+                    self.recorder.copy_target(CopyTarget(loss.node, target_node, call, arg, rnn))
             return
 
 
