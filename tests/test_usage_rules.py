@@ -347,3 +347,37 @@ shifted, _ = model(chunk[:, :-1])
 fine = nn.CrossEntropyLoss()(shifted.reshape(-1, 65), chunk[:, 1:].reshape(-1))
 """
     assert _found(source) == [("RNN011", _row(source, "loss = nn.CrossEntropyLoss()"))]
+
+
+def test_loss_target_left_on_the_cpu_beside_a_moved_models_output():
+    source = """import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(8, 16, batch_first=True)
+        self.fc = nn.Linear(16, 2)
+
+    def forward(self, x):
+        out, _ = self.gru(x)
+        return self.fc(out[:, -1])
+
+
+loader = DataLoader(TensorDataset(torch.randn(64, 5, 8), torch.randint(0, 2, (64,))),
+                    batch_size=8)
+model = Classifier().to(device)
+criterion = nn.CrossEntropyLoss()
+for xb, yb in loader:
+    logits = model(xb.to(device))
+    loss = criterion(logits, yb)
+    moved = criterion(logits, yb.to(device))
+"""
+    assert _found(source) == [("RNN106", _row(source, "loss = criterion(logits, yb)"))]
+    fixed = fix_source(source, "<test>", options=FixOptions()).text
+    assert "    loss = criterion(logits, yb.to(device))\n" in fixed
+    assert _found(fixed) == []

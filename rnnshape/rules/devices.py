@@ -270,9 +270,11 @@ z = x.cpu().numpy()
             yield self.finding(made.node, message, data=(made, how))
         for unmoved in facts.unmoved_inputs:
             move = ".cuda()" if unmoved.move is None else f".to({unmoved.move})"
+            moved = "the model's output it compares it with is on the device" if unmoved.loss \
+                else f"`{unmoved.model}` is moved with `{move}`"
             message = (f"`{ctx.one_line(unmoved.arg)}` is made on the CPU "
-                       f"(`{ctx.one_line(unmoved.made)}`), but `{unmoved.model}` is moved with "
-                       f"`{move}`: on a GPU the call fails with tensors on two devices")
+                       f"(`{ctx.one_line(unmoved.made)}`), but {moved}: on a GPU the call "
+                       "fails with tensors on two devices")
             yield self.finding(unmoved.node, message, data=unmoved)
         for call in facts.device_numpy:
             receiver = ctx.one_line(call.node.func.value)

@@ -253,6 +253,7 @@ class UnmovedInput:
     model: str  # how the call names the model
     move: Optional[str]  # the device expression of ``.to(...)``; None for ``.cuda()``
     pair: bool = False  # the argument is a tuple (an LSTM's state): no ``.to()`` of its own
+    loss: bool = False  # a loss target beside the moved model's output, not a model input
 
 
 @dataclass

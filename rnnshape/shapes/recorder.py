@@ -81,7 +81,8 @@ class Recorder:
         facts.state_feedback.extend(self._fed_back.values())
         facts.device_free.extend(self._device_free.values())
         # an argument only the CPU needs (the lengths for packing) is where it should be
-        facts.unmoved_inputs.extend(u for u in self._unmoved.values() if id(u.made) in self._reached)
+        facts.unmoved_inputs.extend(u for u in self._unmoved.values()
+                                    if u.loss or id(u.made) in self._reached)
         facts.device_numpy.extend(self._device_numpy.values())
         facts.copy_targets.extend(self._copies.values())
         return facts
@@ -180,6 +181,10 @@ class Recorder:
         self._moved[id(model.info if isinstance(model, ModV) else model)] = how
         for cls_node in module_classes(model):
             self.facts.moved_classes.setdefault(cls_node, how)
+
+    def moves(self) -> set:
+        """How the program moves its models (``device``, ``cuda``, ...)."""
+        return set(self._moved.values())
 
     def moved_how(self, model) -> Optional[str]:
         if isinstance(model, ModV):

@@ -52,6 +52,7 @@ class Calls:
             result = self.call_value(callee, args, kwargs, node, frame)
         if len(self.recorder.facts.loss_calls) > losses:
             self.note_loss_target(self.recorder.facts.loss_calls[-1], frame)
+            self.note_loss_device(self.recorder.facts.loss_calls[-1])
         return result
 
     def call_method(self, receiver, method: str, args, kwargs, node, frame: Frame):

@@ -100,6 +100,22 @@ class Watch:
                                                          isinstance(value, TupleV)))
                 return
 
+    def note_loss_device(self, loss) -> None:
+        """RNN106: a loss on a moved model's output, with a target made on the CPU."""
+        target = loss.target
+        made = target.cpu_made if isinstance(target, TensorV) else None
+        if made is None or made[1] is not None or not isinstance(loss.input, TensorV) or \
+                not loss.input.on_device:
+            return
+        target_node = argument_node(loss.node, 1, "target")
+        moves = self.recorder.moves()
+        if target_node is None or len(moves) != 1:
+            return
+        how = moves.pop()
+        self.recorder.unmoved_input(UnmovedInput(
+            loss.node, target_node, made[0], self.code(loss.node.func),
+            None if how == "cuda" else how, loss=True))
+
     # -------------------------------------------------------------- recurrent state (RNN107)
     def note_state_reads(self, callee, node, frame: Frame) -> None:
         """Names a model call reads: a training loop may feed a state back through them."""
