@@ -25,7 +25,9 @@ class DeviceMismatch(Rule):
             "is not provably the CPU), finds: a tensor that a method of the model (`forward`, "
             "`init_hidden`, ...) makes with a torch constructor without `device=` and feeds to "
             "one of its layers; a tensor made on the CPU outside the model (a constructor, a "
-            "`DataLoader` over such tensors) passed to the moved model unmoved; and `.numpy()` "
+            "`DataLoader` over such tensors) passed unmoved to the moved model, when it reaches one "
+            "of its layers with parameters, or given as the target of a loss on the model's "
+            "output; and `.numpy()` "
             "on a tensor the program put on the device, without `.cpu()`.  A tensor moved "
             "afterwards (`.to(x.device)`, `.cuda()`, `.type_as(x)`), made with `x.new_zeros`/"
             "`zeros_like` or with `device=`, or a program that never moves its model, is fine.")

@@ -180,7 +180,8 @@ class Calls:
             return self.call_ref(callee.qualname, args, kwargs, node, frame)
         if isinstance(callee, (ModV, InstV)):
             self.note_model_call(callee, args, kwargs, node, frame)
-            self.note_state_reads(callee, node, frame)
+            if isinstance(node, cst.Call):
+                self.note_state_reads(callee, node, frame)
         if isinstance(callee, ModV):
             return self.call_module(callee.info, args, kwargs, node, frame)
         if callee is None and isinstance(node.func, cst.Attribute) and frame.no_grad:
@@ -303,6 +304,8 @@ class Calls:
             return
         self.recorder.model_call(ModelCall(node, callee, tuple(args), dict(kwargs)),
                                  tuple(signature(a) for a in args))
+        if not isinstance(node, cst.Call):
+            return  # a container class run on its docstring's input: no call to read
         self.note_unmoved(callee, args, node)
         if isinstance(callee, InstV):
             self.note_model_inputs(callee, node, frame)
