@@ -381,3 +381,26 @@ for xb, yb in loader:
     fixed = fix_source(source, "<test>", options=FixOptions()).text
     assert "    loss = criterion(logits, yb.to(device))\n" in fixed
     assert _found(fixed) == []
+
+
+@pytest.mark.parametrize("wrap", ["nn.DataParallel(Classifier())",
+                                  "nn.parallel.DistributedDataParallel(Classifier())"])
+def test_inputs_of_a_data_parallel_model_are_moved_by_it(wrap):
+    source = """import torch
+import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(8, 16, batch_first=True)
+
+    def forward(self, x):
+        return self.gru(x)[0]
+
+
+model = WRAP.cuda()
+out = model(torch.randn(4, 5, 8))
+""".replace("WRAP", wrap)
+    assert _found(source) == []
+    assert _found(source.replace(wrap, "Classifier()")) == [("RNN106", _row(source, "out = model("))]

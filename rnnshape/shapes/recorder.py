@@ -64,6 +64,7 @@ class Recorder:
         self._device_free: dict[int, DeviceFree] = {}
         self._unmoved: dict[int, UnmovedInput] = {}
         self._reached: set[int] = set()  # CPU tensors (by the node that made them) a layer met
+        self._scattering: set[int] = set()  # models wrapped in DataParallel
         self._device_numpy: dict[int, NumpyCall] = {}
         # RNN011: forward function id -> indices of its parameters fed straight into an
         # Embedding or recurrent layer; the copy targets found
@@ -181,6 +182,15 @@ class Recorder:
         self._moved[id(model.info if isinstance(model, ModV) else model)] = how
         for cls_node in module_classes(model):
             self.facts.moved_classes.setdefault(cls_node, how)
+
+    def scatters(self, model) -> None:
+        """``nn.DataParallel(model)``: calls move their inputs to the model's devices."""
+        if isinstance(model, (InstV, ModV)):
+            self._alive.append(model)
+            self._scattering.add(id(model.info if isinstance(model, ModV) else model))
+
+    def scattered(self, model) -> bool:
+        return id(model.info if isinstance(model, ModV) else model) in self._scattering
 
     def moves(self) -> set:
         """How the program moves its models (``device``, ``cuda``, ...)."""

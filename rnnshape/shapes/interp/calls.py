@@ -12,7 +12,8 @@ from rnnshape.shapes.dims import Dim, Shape
 from rnnshape.shapes.facts import ModelCall, SeedCall
 from rnnshape.shapes.interp.modules import CONTAINERS
 from rnnshape.shapes.interp.scope import STAR, Frame, join_all, signature
-from rnnshape.shapes.interp.watch import CPU_CONSTRUCTORS, DEFAULT_DEVICE, on_device, on_gpu
+from rnnshape.shapes.interp.watch import (CPU_CONSTRUCTORS, DEFAULT_DEVICE, SCATTERING, on_device,
+                                          on_gpu)
 from rnnshape.shapes.ops import OpCall, call_function, call_method
 from rnnshape.shapes.ops.base import int_of
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, FuncV, InstV, IntV, ListV,
@@ -238,6 +239,8 @@ class Calls:
         if qual == "super":
             return self.super_of(frame)
         special = _SPECIAL.get(qual)
+        if qual in SCATTERING and args:
+            self.recorder.scatters(args[0])  # it moves the inputs to the model itself
         if special is not None:
             return special(args, kwargs)
         if (qual in api.TORCH_RANDOM or qual in api.RANDOM_INITS) and "generator" not in kwargs:
@@ -269,7 +272,8 @@ class Calls:
                 result = self.recorder.layout_use(arg, node, function_kind(name, args, kwargs),
                                                   result)
         if isinstance(result, TensorV) and not result.numpy and qual.startswith("torch.") and \
-                qual.rpartition(".")[2] in CPU_CONSTRUCTORS and "device" not in kwargs:
+                qual.rpartition(".")[2] in CPU_CONSTRUCTORS and "device" not in kwargs and \
+                "**" not in kwargs:
             result = replace(result, cpu_made=self.made_where(node, frame))
         return result
 

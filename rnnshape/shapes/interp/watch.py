@@ -20,6 +20,9 @@ CPU_CONSTRUCTORS = frozenset({"zeros", "ones", "empty", "randn", "rand", "full",
                               "Tensor", "FloatTensor", "LongTensor", "DoubleTensor", "IntTensor",
                               "BoolTensor"})
 DEFAULT_DEVICE = frozenset({"torch.set_default_device", "torch.set_default_tensor_type"})
+# Wrappers that move a call's inputs to the model's device themselves.
+SCATTERING = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+                        "torch.nn.parallel.DistributedDataParallel"})
 # Methods that keep which token positions a tensor holds (RNN011).
 _SAME_POSITIONS = frozenset({"view", "reshape", "contiguous", "flatten", "long", "to", "cuda",
                              "cpu", "detach", "squeeze", "type", "int"})
@@ -85,7 +88,7 @@ class Watch:
     def note_unmoved(self, callee, args, node) -> None:
         """RNN106: a tensor made on the CPU outside any model, fed to a model moved away."""
         how = self.recorder.moved_how(callee)
-        if how is None:
+        if how is None or self.recorder.scattered(callee):
             return
         positional = [a for a in node.args if a.keyword is None and not a.star]
         for arg, value in zip(positional, args):
