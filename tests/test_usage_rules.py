@@ -404,3 +404,48 @@ out = model(torch.randn(4, 5, 8))
 """.replace("WRAP", wrap)
     assert _found(source) == []
     assert _found(source.replace(wrap, "Classifier()")) == [("RNN106", _row(source, "out = model("))]
+
+
+def test_reconstruction_from_the_final_state_is_silent():
+    # one unidirectional GRU, but the logits come from its final state, not step by step
+    source = """import torch
+import torch.nn as nn
+
+
+class SeqAutoencoder(nn.Module):
+    def __init__(self, vocab=50, length=12):
+        super().__init__()
+        self.vocab, self.length = vocab, length
+        self.embed = nn.Embedding(vocab, 32)
+        self.gru = nn.GRU(32, 64, batch_first=True)
+        self.decode = nn.Linear(64, length * vocab)
+
+    def forward(self, x):
+        _, h = self.gru(self.embed(x))
+        return self.decode(h[-1]).view(-1, self.length, self.vocab)
+
+
+model = SeqAutoencoder()
+tokens = torch.randint(0, 50, (8, 12))
+logits = model(tokens)
+loss = nn.CrossEntropyLoss()(logits.reshape(-1, 50), tokens.reshape(-1))
+"""
+    assert _found(source) == []
+
+
+def test_a_second_recurrent_module_in_a_submodule_is_silent():
+    source = COPY.format(args="", input="seq", target="seq").replace(
+        "        self.head = nn.Linear(", "        self.extra = Extra()\n        self.head = nn.Linear(")
+    source = source.replace("class LM(nn.Module):", """class Extra(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(4, 4)
+
+    def forward(self, x):
+        return self.gru(x)[0]
+
+
+class LM(nn.Module):""")
+    assert _found(source) == []
+    assert _found(source.replace("self.gru = nn.GRU(4, 4)", "self.fc = nn.Linear(4, 4)").replace(
+        "return self.gru(x)[0]", "return self.fc(x)")) == [("RNN011", _row(source, "loss = "))]

@@ -28,6 +28,8 @@ _LAYOUT_METHODS = {"permute": "permute", "transpose": "transpose", "swapaxes": "
                    "reshape": "flatten", "flatten": "flatten"}
 _NEUTRAL_METHODS = api.SHAPE_PRESERVING_FUNCS | {"numpy", "dim", "ndimension", "contiguous",
                                                   "detach", "type_as"}
+
+
 class Calls:
     """The call half of the interpreter (see ``Interpreter``)."""
 

@@ -186,9 +186,9 @@ class Watch:
             rnn = one_recurrent(callee)
             if rnn is None or rnn.flag("bidirectional") is not False:
                 continue
-            # the loss is on this model's output: its trace passes the call, or the
-            # recurrent module inside it (a forward that returns ``(logits, hidden)``)
-            if id(call) not in steps and not steps & self.recorder.recurrent_nodes(rnn):
+            # the loss is on this model's output step by step: its trace passes the recurrent
+            # call's output (not only its final state, which an autoencoder decodes)
+            if not steps & self.recorder.recurrent_nodes(rnn):
                 continue
             direct = self.recorder.direct_inputs.get(forward, set())
             for index, arg, (root, slices) in keys:
@@ -210,26 +210,42 @@ def on_device(value):
     return value
 
 
-def one_recurrent(model: InstV, depth: int = 0):
-    """The model's recurrent module when it holds exactly one (None: none, several, or it
-    holds modules the run does not know)."""
+def one_recurrent(model: InstV):
+    """The model's recurrent module when it holds exactly one (None: none, several, or
+    modules the run does not know)."""
+    found = recurrent_modules(model)
+    return found[0] if found is not None and len(found) == 1 else None
+
+
+def recurrent_modules(model: InstV, depth: int = 0):
+    """The recurrent modules a model holds, through its submodules; None when some
+    attribute is unknown (it may be one)."""
     found = []
     for value in model.attrs.values():
+        if value is None:
+            return None
         if isinstance(value, ModV):
             if value.info.kind in api.RECURRENT or value.info.kind in api.RECURRENT_CELLS:
                 found.append(value.info)
             elif value.info.children is not None:
-                found.extend(c.info for c in value.info.children
-                             if isinstance(c, ModV) and c.info.kind in api.RECURRENT)
+                if any(c is None for c in value.info.children):
+                    return None
+                for child in value.info.children:
+                    inner = [child.info] if isinstance(child, ModV) and (
+                        child.info.kind in api.RECURRENT or
+                        child.info.kind in api.RECURRENT_CELLS) else \
+                        recurrent_modules(child, depth + 1) if isinstance(child, InstV) else []
+                    if inner is None:
+                        return None
+                    found.extend(inner)
             elif value.info.kind in CONTAINERS:
                 return None
         elif isinstance(value, InstV) and value.cls.is_module:
-            if depth > 3:
+            inner = recurrent_modules(value, depth + 1) if depth < 4 else None
+            if inner is None:
                 return None
-            inner = one_recurrent(value, depth + 1)
-            if inner is not None:
-                found.append(inner)
-    return found[0] if len(found) == 1 else None
+            found.extend(inner)
+    return found
 
 
 def argument_node(call: cst.Call, index: int, keyword: str):
