@@ -7,6 +7,10 @@ from __future__ import annotations
 
 RECURRENT = {"LSTM", "GRU", "RNN"}
 RECURRENT_CELLS = {"LSTMCell", "GRUCell", "RNNCell"}
+# ``x.to(torch.float16)`` converts; it does not move.
+DTYPES = frozenset({"float", "float16", "float32", "float64", "double", "half", "bfloat16", "long",
+                    "int", "int8", "int16", "int32", "int64", "bool", "uint8", "short",
+                    "complex64", "complex128", "cfloat"})
 
 _RNN_COMMON = ("input_size", "hidden_size", "num_layers")
 CONSTRUCTORS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {

@@ -1,8 +1,8 @@
 """Rules: one module per family, each rule registering itself by subclassing ``Rule``."""
-from rnnshape.rules import heads, hygiene, layout, outputs, packing, states, training
+from rnnshape.rules import devices, heads, hygiene, layout, outputs, packing, states, targets, training
 from rnnshape.rules.base import REGISTRY, Context, Finding, Invalid, Rule
 
-FAMILIES = (heads, hygiene, layout, outputs, packing, states, training)
+FAMILIES = (devices, heads, hygiene, layout, outputs, packing, states, targets, training)
 
 
 def all_rules() -> list[Rule]:

@@ -1,4 +1,5 @@
-"""Training-behaviour rules: settings that silently do nothing, modes left switched."""
+"""Training-behaviour rules: settings that silently do nothing, modes left switched, state
+carried across steps."""
 from __future__ import annotations
 
 from typing import Optional
@@ -8,7 +9,7 @@ import libcst as cst
 from rnnshape import torch_api as api
 from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan
 from rnnshape.rules.base import Context, Finding, Invalid, Rule
-from rnnshape.shapes.facts import ModuleInfo, TrainLoop
+from rnnshape.shapes.facts import ModuleInfo, StateFeedback, TrainLoop
 
 
 class DropoutSingleLayer(Rule):
@@ -148,4 +149,222 @@ def fit(model, optimizer, batches, epochs):
             return None  # the model is named in a helper the loop calls, not in the loop
         new = cst.parse_statement(f"{loop.receiver}.train()\n")
         return Plan(SAFE, f"add `{loop.receiver}.train()` at the top of the loop",
+                    {first: cst.FlattenSentinel([new, first])})
+
+
+class StateNotDetached(Rule):
+    code = "RNN107"
+    name = "state-not-detached"
+    summary = "Recurrent state fed back into the next training step without .detach()"
+    severity = "warning"
+    what = ("Finds a training loop (one that calls `backward()`) that passes a name to the "
+            "model before the loop body binds it, and binds it afterwards to the model's own "
+            "final state (`h_n`, or an LSTM's `(h_n, c_n)`) still attached to the graph: "
+            "truncated backpropagation through time without the truncation.  Detaching the "
+            "state (`h.detach()`, `h.detach_()`, `h = h.data`, `repackage_hidden(h)`, "
+            "`tuple(s.detach() for s in h)`), a fresh `init_hidden()` per batch, or a model "
+            "that detaches its state itself, are fine.")
+    why = ("Each step's state carries the graph of every step before it.  The second "
+           "`backward()` goes back into the previous batch's graph, which the first one freed: "
+           "`RuntimeError: Trying to backward through the graph a second time`.  With "
+           "`retain_graph=True` it fails once the optimizer has updated the weights that "
+           "graph saved (`modified by an inplace operation`), or, without a step, each "
+           "iteration is slower and larger than the last until memory runs out.")
+    fix_note = ("Detach the state at the top of the loop body: `hidden = hidden.detach()`, or "
+                "`hidden = tuple(s.detach() for s in hidden)` for an LSTM's pair (safe when "
+                "the name is bound before the loop and holds tensors on its first pass).")
+    valid = (
+        """import torch
+import torch.nn as nn
+
+rnn = nn.LSTM(8, 16)
+optimizer = torch.optim.SGD(rnn.parameters(), lr=0.1)
+state = (torch.zeros(1, 4, 16), torch.zeros(1, 4, 16))
+for step in range(100):
+    state = tuple(s.detach() for s in state)
+    out, state = rnn(torch.randn(5, 4, 8), state)
+    optimizer.zero_grad()
+    out.sum().backward()
+    optimizer.step()
+""",
+        """import torch
+import torch.nn as nn
+
+
+def repackage_hidden(h):
+    if isinstance(h, torch.Tensor):
+        return h.detach()
+    return tuple(repackage_hidden(v) for v in h)
+
+
+rnn = nn.GRU(8, 16)
+optimizer = torch.optim.SGD(rnn.parameters(), lr=0.1)
+hidden = torch.zeros(1, 4, 16)
+for step in range(100):
+    hidden = repackage_hidden(hidden)
+    out, hidden = rnn(torch.randn(5, 4, 8), hidden)
+    optimizer.zero_grad()
+    out.sum().backward()
+    optimizer.step()
+""",
+        """import torch
+import torch.nn as nn
+
+rnn = nn.GRU(8, 16)
+optimizer = torch.optim.SGD(rnn.parameters(), lr=0.1)
+for epoch in range(10):
+    hidden = torch.zeros(1, 4, 16)  # a fresh state per sequence
+    for step in range(100):
+        out, hidden = rnn(torch.randn(5, 4, 8), hidden)
+        optimizer.zero_grad()
+        out.sum().backward()
+        optimizer.step()
+        hidden.detach_()
+""",
+        """import torch
+import torch.nn as nn
+
+rnn = nn.GRU(8, 16)
+hidden = torch.zeros(1, 4, 16)
+with torch.no_grad():
+    for step in range(100):  # generation: no backward
+        out, hidden = rnn(torch.randn(1, 4, 8), hidden)
+""",
+    )
+    invalid = (
+        Invalid(
+            """import torch
+import torch.nn as nn
+
+
+class CharRNN(nn.Module):
+    def __init__(self, vocab, hidden):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, x, state):
+        out, state = self.lstm(self.embed(x), state)
+        return self.head(out), state
+
+
+model = CharRNN(65, 128)
+optimizer = torch.optim.Adam(model.parameters())
+criterion = nn.CrossEntropyLoss()
+text = torch.randint(0, 65, (32, 1001))
+state = (torch.zeros(1, 32, 128), torch.zeros(1, 32, 128))
+for i in range(0, 1000, 100):
+    x, y = text[:, i:i + 100], text[:, i + 1:i + 101]
+    logits, state = model(x, state)  # <- here
+    loss = criterion(logits.reshape(-1, 65), y.reshape(-1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+""",
+            fixed="""import torch
+import torch.nn as nn
+
+
+class CharRNN(nn.Module):
+    def __init__(self, vocab, hidden):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, x, state):
+        out, state = self.lstm(self.embed(x), state)
+        return self.head(out), state
+
+
+model = CharRNN(65, 128)
+optimizer = torch.optim.Adam(model.parameters())
+criterion = nn.CrossEntropyLoss()
+text = torch.randint(0, 65, (32, 1001))
+state = (torch.zeros(1, 32, 128), torch.zeros(1, 32, 128))
+for i in range(0, 1000, 100):
+    state = tuple(s.detach() for s in state)
+    x, y = text[:, i:i + 100], text[:, i + 1:i + 101]
+    logits, state = model(x, state)
+    loss = criterion(logits.reshape(-1, 65), y.reshape(-1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+""",
+        ),
+        Invalid(
+            """import torch
+import torch.nn as nn
+
+rnn = nn.GRU(8, 16)
+head = nn.Linear(16, 1)
+optimizer = torch.optim.SGD(list(rnn.parameters()) + list(head.parameters()), lr=0.1)
+hidden = torch.zeros(1, 4, 16)
+for step in range(100):
+    out, hidden = rnn(torch.randn(5, 4, 8), hidden)  # <- here
+    loss = head(out).pow(2).mean()
+    optimizer.zero_grad()
+    loss.backward(retain_graph=True)
+    optimizer.step()
+""",
+            fixed="""import torch
+import torch.nn as nn
+
+rnn = nn.GRU(8, 16)
+head = nn.Linear(16, 1)
+optimizer = torch.optim.SGD(list(rnn.parameters()) + list(head.parameters()), lr=0.1)
+hidden = torch.zeros(1, 4, 16)
+for step in range(100):
+    hidden = hidden.detach()
+    out, hidden = rnn(torch.randn(5, 4, 8), hidden)
+    loss = head(out).pow(2).mean()
+    optimizer.zero_grad()
+    loss.backward(retain_graph=True)
+    optimizer.step()
+""",
+        ),
+        Invalid(
+            """import torch
+import torch.nn as nn
+
+rnn = nn.GRU(8, 16)
+optimizer = torch.optim.SGD(rnn.parameters(), lr=0.1)
+hidden = None
+for step in range(100):
+    out, hidden = rnn(torch.randn(5, 4, 8), hidden)  # <- here
+    optimizer.zero_grad()
+    out.sum().backward()
+    optimizer.step()
+""",
+            fixed=None,
+        ),
+    )
+
+    def check(self, ctx: Context):
+        if not ctx.facts.imports_torch:
+            return
+        for fed in ctx.facts.state_feedback:
+            kind = "`(h_n, c_n)` state" if fed.pair else "final state"
+            message = (f"`{fed.name}` is the model's {kind} from the previous training step, "
+                       f"fed back without `.detach()`: the next `backward()` reaches into a "
+                       "graph already freed (or memory grows with every step)")
+            yield self.finding(fed.node, message, data=fed)
+
+    def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
+        fed: StateFeedback = finding.data
+        body = fed.loop.body
+        if not isinstance(body, cst.IndentedBlock) or not body.body:
+            return None
+        first = body.body[0]
+        if fed.initial is None or not fctx.bound_at(fed.name, first):
+            return None  # on the first pass it holds no tensor (``None``) or is not seen here
+        name = fed.name
+        if fed.pair:
+            item = "s" if name != "s" else "t"
+            text = f"{name} = tuple({item}.detach() for {item} in {name})\n"
+        else:
+            text = f"{name} = {name}.detach()\n"
+        new = cst.parse_statement(text)
+        return Plan(SAFE, f"detach `{name}` at the top of the loop",
                     {first: cst.FlattenSentinel([new, first])})

@@ -232,6 +232,53 @@ class NumpyCall:
 
 
 @dataclass
+class DeviceFree:
+    """RNN106: a tensor made on the CPU (no ``device=``) in a module's method and fed to one of
+    its layers; ``owner``: id of the module class whose code made it."""
+
+    node: cst.Call  # the construction
+    owner: int
+    use: cst.CSTNode  # the layer call it reaches
+    source: Optional[str] = None  # a tensor parameter of the method, to take the device from
+    method: str = ""
+
+
+@dataclass
+class UnmovedInput:
+    """RNN106: a tensor made on the CPU passed to a model the program moved to a device."""
+
+    node: cst.Call  # the model call
+    arg: cst.CSTNode  # the argument
+    made: cst.CSTNode  # where the tensor was made
+    model: str  # how the call names the model
+    move: Optional[str]  # the device expression of ``.to(...)``; None for ``.cuda()``
+    pair: bool = False  # the argument is a tuple (an LSTM's state): no ``.to()`` of its own
+    loss: bool = False  # a loss target beside the moved model's output, not a model input
+
+
+@dataclass
+class StateFeedback:
+    """RNN107: a recurrent state that a training loop feeds back into the model undetached."""
+
+    node: cst.Call  # the model call reading the state
+    loop: cst.CSTNode
+    name: str
+    pair: bool  # an LSTM's (h, c) tuple
+    initial: Optional[str] = None  # what the name holds on the first pass: tensor | pair | None
+
+
+@dataclass
+class CopyTarget:
+    """RNN011: a loss whose target holds the same positions as the model's input."""
+
+    node: cst.Call  # the loss call
+    target: cst.CSTNode
+    model_call: cst.Call
+    arg: cst.CSTNode
+    module: Optional[ModuleInfo] = None
+
+
+@dataclass
 class SeedCall:
     qualname: str
     node: cst.Call
@@ -264,6 +311,15 @@ class Facts:
     torch_random_in_program: bool = False  # ... in code the file itself runs or calls
     no_grad_methods: set[str] = field(default_factory=set)
     moves_to_device: bool = False
+    # RNN106: module classes whose instances the program moves to a device (id of the class
+    # node -> how), tensors made on the CPU, ``.numpy()`` on device tensors
+    moved_classes: dict[int, str] = field(default_factory=dict)
+    device_free: list[DeviceFree] = field(default_factory=list)
+    unmoved_inputs: list[UnmovedInput] = field(default_factory=list)
+    device_numpy: list[NumpyCall] = field(default_factory=list)
+    default_device: bool = False  # torch.set_default_device(...): constructors follow it
+    state_feedback: list[StateFeedback] = field(default_factory=list)
+    copy_targets: list[CopyTarget] = field(default_factory=list)
     # Sites seen at least once under no_grad: a finding there is not proven.
     no_grad_sites: set[int] = field(default_factory=set)
     # The tracker stopped early (step budget, deep recursion): what it never reached is

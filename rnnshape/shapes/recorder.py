@@ -13,22 +13,32 @@ from typing import Optional
 import libcst as cst
 
 from rnnshape import torch_api as api
-from rnnshape.shapes.facts import (EvalRegion, Facts, LayerCall, LayoutUse, LossCall, ModelCall,
-                                   ModuleInfo, NumpyCall, PackCall, RecurrentCall, SeedCall,
-                                   StateMisuse, StatePick, TrainLoop, ViewCall)
-from rnnshape.shapes.values import InstV, ModV, TensorV
+from rnnshape.shapes.facts import (CopyTarget, DeviceFree, EvalRegion, Facts, LayerCall, LayoutUse,
+                                   LossCall, ModelCall, ModuleInfo, NumpyCall, PackCall,
+                                   RecurrentCall, SeedCall, StateFeedback, StateMisuse, StatePick,
+                                   TrainLoop, UnmovedInput, ViewCall)
+from rnnshape.shapes.values import InstV, ModV, TensorV, TupleV
 
 
 class Loop:
     """A loop whose body is running: whether it switches to eval, trains, and switches back."""
 
-    __slots__ = ("node", "evals", "train", "backward")
+    __slots__ = ("node", "evals", "train", "backward", "trains", "scope", "bound", "fed",
+                 "detaches")
 
-    def __init__(self, node):
+    def __init__(self, node, scope=None):
         self.node = node
         self.evals: list[tuple] = []
         self.train = False
         self.backward = False
+        self.trains = False  # a backward() the run saw (not one assumed in code not followed)
+        # RNN107: the scope the loop runs in, the names its body has bound so far in this
+        # pass, and the names a model call read before the body bound them (the previous
+        # pass's value): name -> (call, value on the first pass, the model's forward)
+        self.scope = scope
+        self.bound: set[str] = set()
+        self.fed: dict[str, tuple] = {}
+        self.detaches = False  # ``h.detach_()`` somewhere in the body
 
 
 class Recorder:
@@ -46,6 +56,20 @@ class Recorder:
         self._layers: dict[tuple, LayerCall] = {}
         self._uses: set[tuple] = set()
         self._model_calls: set[tuple] = set()
+        self.detach_events = 0
+        self.detaching_functions: set[int] = set()  # functions whose run detaches a tensor
+        self._fed_back: dict[int, StateFeedback] = {}
+        self._moved: dict[int, str] = {}  # id(InstV or ModuleInfo) -> the move's device text
+        self._alive: list = []  # values whose ids key the dicts here
+        self._device_free: dict[int, DeviceFree] = {}
+        self._unmoved: dict[int, UnmovedInput] = {}
+        self._reached: set[int] = set()  # CPU tensors (by the node that made them) a layer met
+        self._scattering: set[int] = set()  # models wrapped in DataParallel
+        self._device_numpy: dict[int, NumpyCall] = {}
+        # RNN011: forward function id -> indices of its parameters fed straight into an
+        # Embedding or recurrent layer; the copy targets found
+        self.direct_inputs: dict[int, set] = {}
+        self._copies: dict[int, CopyTarget] = {}
 
     # -------------------------------------------------------------- the end of a run
     def finish(self) -> Facts:
@@ -55,6 +79,13 @@ class Recorder:
         facts.recurrent_calls.extend(self._recurrent.values())
         facts.train_loops.extend(self._train_loops.values())
         facts.layer_calls.extend(self._layers.values())
+        facts.state_feedback.extend(self._fed_back.values())
+        facts.device_free.extend(self._device_free.values())
+        # an argument only the CPU needs (the lengths for packing) is where it should be
+        facts.unmoved_inputs.extend(u for u in self._unmoved.values()
+                                    if u.loss or id(u.made) in self._reached)
+        facts.device_numpy.extend(self._device_numpy.values())
+        facts.copy_targets.extend(self._copies.values())
         return facts
 
     def truncate(self) -> None:
@@ -94,13 +125,15 @@ class Recorder:
             if region in self.regions:
                 self.regions.remove(region)
 
-    def enter_loop(self, node) -> Loop:
-        loop = Loop(node)
+    def enter_loop(self, node, scope=None) -> Loop:
+        loop = Loop(node, scope)
         self.loops.append(loop)
         return loop
 
     def exit_loop(self, loop: Loop) -> None:
         self.loops.pop()
+        if loop.trains and not loop.detaches and loop.scope is not None:
+            self._note_fed_back(loop)
         key = id(loop.node)
         if loop.train:
             self._loops_restored.add(key)
@@ -109,12 +142,91 @@ class Recorder:
             node, receiver = loop.evals[0]
             self._train_loops.setdefault(key, TrainLoop(loop.node, node, receiver))
 
-    def backward(self) -> None:
+    # -------------------------------------------------------------- recurrent state (RNN107)
+    def bind(self, name: str, scope) -> None:
+        for loop in self.loops:
+            if loop.scope is scope:
+                loop.bound.add(name)
+
+    def feed(self, name: str, node, value, scope, forward) -> None:
+        """A model call reads ``name``: from the previous pass when the body has not bound it."""
+        for loop in self.loops:
+            if loop.scope is scope and name not in loop.bound:
+                loop.fed.setdefault(name, (node, value, forward))
+
+    def detached(self, in_place: bool = False) -> None:
+        self.detach_events += 1
+        if in_place:
+            for loop in self.loops:
+                loop.detaches = True
+
+    def _note_fed_back(self, loop: Loop) -> None:
+        for name, (node, first, forward) in loop.fed.items():
+            if name not in loop.bound or id(node) in self._fed_back:
+                continue
+            if forward is not None and forward in self.detaching_functions:
+                continue  # the model detaches what it is given (or something) itself
+            final = loop.scope.vars.get(name)
+            pair = isinstance(final, TupleV)
+            if not live_state(final):
+                continue
+            initial = "pair" if isinstance(first, TupleV) and all(
+                isinstance(i, TensorV) for i in first.items) else \
+                "tensor" if isinstance(first, TensorV) else None
+            self._fed_back[id(node)] = StateFeedback(node, loop.node, name, pair, initial)
+
+    # -------------------------------------------------------------- devices (RNN106)
+    def moved(self, model, how: str) -> None:
+        """``model.to(device)``/``model.cuda()`` to a device that is not provably the CPU."""
+        self._alive.append(model)
+        self._moved[id(model.info if isinstance(model, ModV) else model)] = how
+        for cls_node in module_classes(model):
+            self.facts.moved_classes.setdefault(cls_node, how)
+
+    def scatters(self, model) -> None:
+        """``nn.DataParallel(model)``: calls move their inputs to the model's devices."""
+        if isinstance(model, (InstV, ModV)):
+            self._alive.append(model)
+            self._scattering.add(id(model.info if isinstance(model, ModV) else model))
+
+    def scattered(self, model) -> bool:
+        return id(model.info if isinstance(model, ModV) else model) in self._scattering
+
+    def moves(self) -> set:
+        """How the program moves its models (``device``, ``cuda``, ...)."""
+        return set(self._moved.values())
+
+    def moved_how(self, model) -> Optional[str]:
+        if isinstance(model, ModV):
+            return self._moved.get(id(model.info))
+        return self._moved.get(id(model)) if isinstance(model, InstV) else None
+
+    def device_free(self, fact: DeviceFree) -> None:
+        self._device_free.setdefault(id(fact.node), fact)
+
+    def unmoved_input(self, fact: UnmovedInput) -> None:
+        self._unmoved.setdefault(id(fact.node), fact)
+
+    def layer_met(self, made) -> None:
+        self._reached.add(id(made))
+
+    def default_device(self) -> None:
+        self.facts.default_device = True
+
+    # -------------------------------------------------------------- copy targets (RNN011)
+    def direct_input(self, forward: int, index: int) -> None:
+        self.direct_inputs.setdefault(forward, set()).add(index)
+
+    def copy_target(self, fact: CopyTarget) -> None:
+        self._copies.setdefault(id(fact.node), fact)
+
+    def backward(self, assumed: bool = False) -> None:
         self.backward_calls += 1
         for region in self.regions:
             region.has_backward = True
         for loop in self.loops:
             loop.backward = True
+            loop.trains = loop.trains or not assumed
 
     def model_use(self, node, target, text: str, no_grad: bool, depth: int) -> None:
         """A call of ``target`` (spelled ``text``) while evaluation regions are open."""
@@ -137,6 +249,10 @@ class Recorder:
         op = call.layout_op
         key = (id(call.node), str(call.shape), id(op.node) if op is not None else None)
         self._recurrent.setdefault(key, call)
+
+    def recurrent_nodes(self, module: ModuleInfo) -> set:
+        """Ids of the calls of ``module`` seen so far."""
+        return {id(c.node) for c in self._recurrent.values() if c.module is module}
 
     def layer(self, call: LayerCall) -> None:
         self._layers.setdefault((id(call.node), str(call.shape)), call)
@@ -190,6 +306,9 @@ class Recorder:
             self.facts.no_grad_sites.add(id(node))
         if tensor.grad and id(node) not in self._numpy:
             self._numpy[id(node)] = NumpyCall(node, tensor.trace)
+        elif tensor.on_device and tensor.grad is False:
+            # with grad, RNN102 reports it and its fix adds ``.cpu()`` too
+            self._device_numpy.setdefault(id(node), NumpyCall(node, tensor.trace, True))
 
     def model_call(self, call: ModelCall, signature: tuple) -> None:
         key = (id(call.node), signature)
@@ -238,6 +357,29 @@ def may_record_graph(model) -> bool:
         return any(v is None or may_record_graph(v) for v in model.attrs.values()
                    if v is None or isinstance(v, (ModV, InstV)))
     return True
+
+
+def live_state(value) -> bool:
+    """A recurrent module's final state (or an LSTM's pair of them) still on the graph."""
+    if isinstance(value, TupleV):
+        return bool(value.items) and all(live_state(i) for i in value.items)
+    return isinstance(value, TensorV) and value.grad is True and value.state_of is not None
+
+
+def module_classes(model, depth: int = 0) -> set:
+    """Ids of the class nodes whose methods run on ``model``: its class, the classes its
+    methods come from, and those of the modules it holds."""
+    found: set = set()
+    if not isinstance(model, InstV) or depth > 4:
+        return found
+    if model.cls.node is not None:
+        found.add(id(model.cls.node))
+    for method in model.cls.methods.values():
+        if method.owner is not None and method.owner.node is not None:
+            found.add(id(method.owner.node))
+    for value in model.attrs.values():
+        found |= module_classes(value, depth + 1)
+    return found
 
 
 def _dotted(node) -> Optional[str]:

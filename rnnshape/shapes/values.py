@@ -67,10 +67,24 @@ class TensorV:
     state_of: Optional[ModuleInfo] = None  # h_n/c_n of this module (or picked from it)
     pick: Optional[object] = None  # the StatePick fact that produced it, if any
     on_device: bool = False  # moved with .cuda()/.to(device) and not back with .cpu()
+    # Made on the CPU by a constructor without ``device=`` (or collated from such tensors):
+    # (the node that made it, id of the module class whose method made it or None, a tensor
+    # parameter of that method)
+    cpu_made: Optional[tuple] = None
 
     def step(self, node: cst.CSTNode, shape: Shape, note: str = "", **changes) -> "TensorV":
         return replace(self, shape=shape, trace=clipped(self.trace + (Step(node, shape, note),)),
                        **changes)
+
+
+def off_cpu(value):
+    """What a layer with parameters computes lives where its parameters do."""
+    if isinstance(value, TensorV) and value.cpu_made is not None:
+        return replace(value, cpu_made=None)
+    if isinstance(value, TupleV) and any(isinstance(v, TensorV) and v.cpu_made is not None
+                                         for v in value.items):
+        return type(value)(tuple(off_cpu(v) for v in value.items), value.is_list)
+    return value
 
 
 def clipped(trace: tuple) -> tuple:

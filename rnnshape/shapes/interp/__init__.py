@@ -25,6 +25,7 @@ from rnnshape.shapes.interp.modules import Modules
 from rnnshape.shapes.interp.recording import Recording
 from rnnshape.shapes.interp.scope import MAX_STEPS, BranchAttrs, Budget, Frame, Scope
 from rnnshape.shapes.interp.statements import Statements
+from rnnshape.shapes.interp.watch import Watch
 from rnnshape.shapes.recorder import Recorder
 from rnnshape.shapes.values import ClassV, FuncV, TensorV
 from rnnshape.syntax import Unit
@@ -33,7 +34,8 @@ from rnnshape.syntax import Unit
 INSTANCES_RUN = 3
 
 
-class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules, Recording):
+class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules, Recording,
+                  Watch):
     max_steps = MAX_STEPS
 
     def __init__(self, entry: Union[Unit, cst.Module], loader=None, values: bool = False):
@@ -64,6 +66,10 @@ class Interpreter(Statements, Expressions, Calls, UserCode, Imports, Modules, Re
         self.grad_mode_known = False  # ... but that runs with autograd on (a test function)
         self.star_imported = False
         self.comprehensions = 0
+        # id(scope of a running forward) -> (scope, id(forward), [(index, tensor argument)])
+        self.forward_params: dict[int, tuple] = {}
+        # model calls from outside model code and what their arguments index (RNN011)
+        self.model_inputs: list[tuple] = []
         if values:
             # Instance attributes shadow the methods every handler calls: a run that does not
             # record keeps the plain methods and no per-expression test.

@@ -12,6 +12,8 @@ from rnnshape.shapes.dims import Dim, Shape
 from rnnshape.shapes.facts import ModelCall, SeedCall
 from rnnshape.shapes.interp.modules import CONTAINERS
 from rnnshape.shapes.interp.scope import STAR, Frame, join_all, signature
+from rnnshape.shapes.interp.watch import (CPU_CONSTRUCTORS, DEFAULT_DEVICE, SCATTERING, on_device,
+                                          on_gpu)
 from rnnshape.shapes.ops import OpCall, call_function, call_method
 from rnnshape.shapes.ops.base import int_of
 from rnnshape.shapes.values import (BoundV, ClassV, DatasetV, DictV, FuncV, InstV, IntV, ListV,
@@ -27,6 +29,7 @@ _LAYOUT_METHODS = {"permute": "permute", "transpose": "transpose", "swapaxes": "
 _NEUTRAL_METHODS = api.SHAPE_PRESERVING_FUNCS | {"numpy", "dim", "ndimension", "contiguous",
                                                   "detach", "type_as"}
 
+
 class Calls:
     """The call half of the interpreter (see ``Interpreter``)."""
 
@@ -38,15 +41,22 @@ class Calls:
             self.note_region_call(node, receiver, method, frame)
             args, kwargs = self.eval_args(node, frame)
             self._current_scope = frame.scope
-            return self.call_method(receiver, method, args, kwargs, node, frame)
-        callee = self._eval(func_node, frame)
-        self.note_region_call(node, callee, None, frame)
-        if isinstance(callee, Ref) and callee.qualname == "zip" and len(node.args) == 1 \
-                and node.args[0].star == "*":
-            return unzipped(self._eval(node.args[0].value, frame))
-        args, kwargs = self.eval_args(node, frame)
-        self._current_scope = frame.scope
-        return self.call_value(callee, args, kwargs, node, frame)
+            losses = len(self.recorder.facts.loss_calls)
+            result = self.call_method(receiver, method, args, kwargs, node, frame)
+        else:
+            callee = self._eval(func_node, frame)
+            self.note_region_call(node, callee, None, frame)
+            if isinstance(callee, Ref) and callee.qualname == "zip" and len(node.args) == 1 \
+                    and node.args[0].star == "*":
+                return unzipped(self._eval(node.args[0].value, frame))
+            args, kwargs = self.eval_args(node, frame)
+            self._current_scope = frame.scope
+            losses = len(self.recorder.facts.loss_calls)
+            result = self.call_value(callee, args, kwargs, node, frame)
+        if len(self.recorder.facts.loss_calls) > losses:
+            self.note_loss_target(self.recorder.facts.loss_calls[-1], frame)
+            self.note_loss_device(self.recorder.facts.loss_calls[-1])
+        return result
 
     def call_method(self, receiver, method: str, args, kwargs, node, frame: Frame):
         if isinstance(receiver, StateTupleV) and method not in ("count", "index"):
@@ -60,6 +70,7 @@ class Calls:
                 return self.container_method(receiver.info, method, args, node, frame)
             if method == "forward":
                 return self.call_value(receiver, args, kwargs, node, frame)
+            self.note_move(receiver, method, args, node)
             return receiver if method in _SELF_METHODS else None
         if isinstance(receiver, SuperV):
             return self.super_call(receiver.inst, receiver.cls, method, args, kwargs, node, frame)
@@ -103,6 +114,8 @@ class Calls:
         attr = receiver.attrs.get(method)
         if attr is not None:
             return self.call_value(attr, args, kwargs, node, frame)
+        if receiver.cls.is_module:
+            self.note_move(receiver, method, args, node)
         if method in ("parameters", "buffers") and receiver.cls.is_module:
             # ``next(self.parameters()).new(...)``: some tensor of the model's, shape unknown
             return ListV(TensorV(Shape.unknown(), grad=True), Dim.unknown())
@@ -149,6 +162,8 @@ class Calls:
         return args, kwargs
 
     def note_region_call(self, node, callee, method, frame: Frame):
+        if method == "detach_":
+            self.recorder.detached(in_place=True)
         if method in ("backward", "manual_backward"):
             self.recorder.backward()
             return
@@ -168,6 +183,8 @@ class Calls:
             return self.call_ref(callee.qualname, args, kwargs, node, frame)
         if isinstance(callee, (ModV, InstV)):
             self.note_model_call(callee, args, kwargs, node, frame)
+            if isinstance(node, cst.Call):
+                self.note_state_reads(callee, node, frame)
         if isinstance(callee, ModV):
             return self.call_module(callee.info, args, kwargs, node, frame)
         if callee is None and isinstance(node.func, cst.Attribute) and frame.no_grad:
@@ -192,6 +209,9 @@ class Calls:
         result = self.call_function(forward, args, kwargs, frame, bound=callee)
         if isinstance(result, TensorV):
             result = result.step(node, result.shape)
+        how = self.recorder.moved_how(callee)
+        if how is not None and on_gpu(how):
+            result = on_device(result)
         return result
 
     def call_back(self, callee, args: list, node):
@@ -221,19 +241,23 @@ class Calls:
         if qual == "super":
             return self.super_of(frame)
         special = _SPECIAL.get(qual)
+        if qual in SCATTERING and args:
+            self.recorder.scatters(args[0])  # it moves the inputs to the model itself
         if special is not None:
             return special(args, kwargs)
         if (qual in api.TORCH_RANDOM or qual in api.RANDOM_INITS) and "generator" not in kwargs:
             self.note_torch_random()  # a private Generator does not draw from the global one
+        if qual in DEFAULT_DEVICE:
+            self.recorder.default_device()
         if qual in api.TORCH_SEEDS or qual in api.OTHER_SEEDS:
             seed = self.code(node.args[0].value) if node.args else None
             self.recorder.seed(SeedCall(qual, node, None, seed, frame.function_name))
             return None
         kind = api.nn_class(qual)
         if kind in ("Parameter", "Buffer"):
-            # a tensor the module owns: its shape is the data's, and it learns
+            # a tensor the module owns: its shape is the data's, it learns, it moves with it
             data = args[0] if args else kwargs.get("data")
-            return replace(data, grad=True) if isinstance(data, TensorV) else None
+            return replace(data, grad=True, cpu_made=None) if isinstance(data, TensorV) else None
         if kind is not None:
             self.note_torch_random()  # initial weights, dropout masks
             return self.construct(kind, args, kwargs, node)
@@ -249,6 +273,10 @@ class Calls:
                 name = qual.rpartition(".")[2]
                 result = self.recorder.layout_use(arg, node, function_kind(name, args, kwargs),
                                                   result)
+        if isinstance(result, TensorV) and not result.numpy and qual.startswith("torch.") and \
+                qual.rpartition(".")[2] in CPU_CONSTRUCTORS and "device" not in kwargs and \
+                "**" not in kwargs:
+            result = replace(result, cpu_made=self.made_where(node, frame))
         return result
 
     def pretrained_embedding(self, args, kwargs, node):
@@ -282,6 +310,11 @@ class Calls:
             return
         self.recorder.model_call(ModelCall(node, callee, tuple(args), dict(kwargs)),
                                  tuple(signature(a) for a in args))
+        if not isinstance(node, cst.Call):
+            return  # a container class run on its docstring's input: no call to read
+        self.note_unmoved(callee, args, node)
+        if isinstance(callee, InstV):
+            self.note_model_inputs(callee, node, frame)
 
 
 def unzipped(pairs):
@@ -388,6 +421,8 @@ _SPECIAL = {
     "dict": _new_dict, "vars": _namespace_dict,
     "argparse.ArgumentParser": lambda args, kwargs: ParserV(),
     "collections.namedtuple": _named_tuple,
+    # ``torch.device("cpu")`` is the string it names, so a move to it is no move
+    "torch.device": lambda args, kwargs: args[0] if args and isinstance(args[0], Lit) else None,
 }
 
 

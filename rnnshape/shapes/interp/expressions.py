@@ -397,6 +397,8 @@ class Expressions:
                 return Lit(value)
             return None
         if isinstance(base, TensorV):
+            if name == "data":
+                self.recorder.detached()
             return tensor_attribute(base, name, node)
         if isinstance(base, ModuleV):
             return self.module_attribute(base, name)

@@ -79,7 +79,7 @@ class UserCode:
             # backward at all is suspected: a project's converter or plotting library reached
             # at the depth limit would otherwise hide every evaluation region that calls it.
             if self.mentions(func.env.unit, _BACKWARD):
-                self.recorder.backward()
+                self.recorder.backward(assumed=True)
             return None
         self.visited_funcs.add(id(node))
         if isinstance(bound, InstV) and node.name.value == "forward":
@@ -98,12 +98,20 @@ class UserCode:
                     self.recorder.backward()
                 return result
         backward_before = self.recorder.backward_calls
+        detach_before = self.recorder.detach_events
         inner = Frame(scope, no_grad, frame.depth + 1, func=func)
+        if isinstance(bound, InstV) and node.name.value == "forward":
+            self.forward_params[id(scope)] = (scope, id(node), [
+                (i, value) for i, value in enumerate(
+                    scope.vars.get(p.name.value) for p in node.params.params[1:])
+                if isinstance(value, TensorV)])
         self.active.append(id(node))
         try:
             self.exec_block(node.body.body, inner)
         finally:
             self.active.pop()
+        if self.recorder.detach_events != detach_before:
+            self.recorder.detaching_functions.add(id(node))
         result = join_returns(inner.returns)
         if isinstance(result, TensorV) and result.layout_op is not None and \
                 func.env.unit is not frame.unit and not any(

@@ -10,8 +10,9 @@ from rnnshape import torch_api as api
 from rnnshape.shapes.dims import FEATURE, Dim
 from rnnshape.shapes.facts import ModuleInfo
 from rnnshape.shapes.interp.scope import STAR, Frame
+from rnnshape.shapes.recorder import may_record_graph
 from rnnshape.shapes.ops import MODULES, OpCall
-from rnnshape.shapes.values import (ClassV, DictV, InstV, IntV, ListV, Lit, ModV, StateTupleV,
+from rnnshape.shapes.values import (off_cpu, ClassV, DictV, InstV, IntV, ListV, Lit, ModV, StateTupleV,
                                     TensorV, TupleV)
 
 CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}
@@ -86,10 +87,12 @@ class Modules:
                 kwargs = dict(kwargs, input=x)
         if info.kind in CONTAINERS:
             return self.run_children(info.children, args, kwargs, node, frame, info.each)
+        self.note_layer_inputs(info, args, kwargs, node, frame)
         shape = MODULES.get(info.kind)
         if shape is None:
             return None
-        return shape(info, OpCall(node, list(args), kwargs, self, no_grad=frame.no_grad))
+        result = shape(info, OpCall(node, list(args), kwargs, self, no_grad=frame.no_grad))
+        return off_cpu(result) if may_record_graph(ModV(info)) else result
 
     # -------------------------------------------------------------- containers
     def container(self, kind: str, args, node) -> ModV:

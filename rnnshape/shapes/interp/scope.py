@@ -228,6 +228,11 @@ def join_all(values):
         return None
     first = values[0]
     if all(same_value(first, v) for v in values[1:]):
+        if isinstance(first, TensorV) and any(
+                v.cpu_made != first.cpu_made or v.on_device != first.on_device
+                for v in values[1:]):
+            # moved on one path only: where it is depends on the path
+            return replace(first, cpu_made=None, on_device=False)
         return first
     return _tensor_join(values) or _shape_keeping(values)
 
@@ -248,7 +253,10 @@ def _tensor_join(values):
         dims.append(column[0].with_role(role, column[0].origin) if same else Dim.unknown(role))
     first = values[0]
     grads = {v.grad for v in values}
+    made = {v.cpu_made for v in values}
     return replace(first, shape=Shape(tuple(dims)), layout_op=None, layout_of=None,
+                   cpu_made=made.pop() if len(made) == 1 else None,
+                   on_device=all(v.on_device for v in values),
                    rnn_src=first.rnn_src if all(v.rnn_src is first.rnn_src for v in values)
                    else None, grad=grads.pop() if len(grads) == 1 else None,
                    pick=None, state_of=None)

@@ -139,7 +139,7 @@ class Statements:
         items = self.unrolled(iterable)
         if items is not None:
             # ``for layer in self.layers: x = layer(x)``: each item in turn, not their join
-            loop = self.recorder.enter_loop(stmt)
+            loop = self.recorder.enter_loop(stmt, frame.scope)
             for item in items:
                 self.bind_target(stmt.target, item, frame)
                 self.exec_loop_body(stmt, frame, loop)
@@ -352,6 +352,8 @@ class Statements:
             value.label = name
         if isinstance(value, ModV) and not value.info.label:
             value.info.label = name
+        if self.recorder.loops:
+            self.recorder.bind(name, frame.scope)
         frame.scope.vars[name] = value
 
     def bind_attribute(self, target: cst.Attribute, value):
@@ -394,7 +396,7 @@ class Statements:
         (``loop``: the loop already entered, for a body run once per item)."""
         own = loop is None
         if own:
-            loop = self.recorder.enter_loop(stmt)
+            loop = self.recorder.enter_loop(stmt, frame.scope)
         saved_in_loop = frame.in_loop
         frame.in_loop = True
         try:

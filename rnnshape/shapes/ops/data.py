@@ -49,7 +49,8 @@ def collate(sample, batch: Dim):
     if isinstance(sample, TensorV):
         if sample.shape.dims is None:
             return None
-        return TensorV(Shape((batch,) + sample.shape.dims), sample.trace, integer=sample.integer)
+        return TensorV(Shape((batch,) + sample.shape.dims), sample.trace, integer=sample.integer,
+                       cpu_made=sample.cpu_made, on_device=sample.on_device)
     if isinstance(sample, IntV):
         return TensorV(Shape.of(batch), integer=True)
     if isinstance(sample, Lit) and isinstance(sample.value, float):

@@ -10,7 +10,7 @@ from rnnshape.shapes.facts import ViewCall
 from rnnshape.shapes.ops import layout
 from rnnshape.shapes.ops.base import (OpCall, as_dim, axis_arg, int_of, sizes_from_args)
 from rnnshape.shapes.ops.reduce import elementwise_method, reduce_method
-from rnnshape.shapes.values import IntV, TensorV, TupleV
+from rnnshape.shapes.values import IntV, Ref, TensorV, TupleV
 
 
 def permute(call: OpCall):
@@ -68,8 +68,9 @@ def as_other(call: OpCall):
 
 
 def type_as(call: OpCall):
-    return call.receiver.step(call.node, call.receiver.shape) if isinstance(call.first, TensorV) \
-        else call.receiver
+    # the other tensor's dtype and device
+    return call.receiver.step(call.node, call.receiver.shape, cpu_made=None) \
+        if isinstance(call.first, TensorV) else replace(call.receiver, cpu_made=None)
 
 
 def unsqueeze(call: OpCall):
@@ -97,6 +98,7 @@ def contiguous(call: OpCall):
 
 
 def detach(call: OpCall):
+    call.recorder.detached()
     return replace(call.receiver, grad=False)
 
 
@@ -129,9 +131,23 @@ def to_device(call: OpCall):
     x = call.receiver
     call.recorder.device_move()
     target = call.env.code(call.node.args[0].value) if call.node.args else ""
+    if call.extra.get("method") != "cuda" and _only_dtype(call):
+        return x
+    x = replace(x, cpu_made=None)  # wherever it goes, it goes with what it meets
     if call.extra.get("method") == "cuda" or "cuda" in target or (target and "device" in target):
         return replace(x, on_device="cpu" not in target)
     return x
+
+
+def _only_dtype(call: OpCall) -> bool:
+    """``x.to(torch.float16)``, ``x.to(dtype=...)``: a conversion that does not move."""
+    if not call.node.args:
+        return True
+    first = call.node.args[0]
+    if first.keyword is not None:
+        return first.keyword.value != "device" and "device" not in call.kwargs
+    value = call.first
+    return isinstance(value, Ref) and value.qualname.rpartition(".")[2] in api.DTYPES
 
 
 def cpu(call: OpCall):
