@@ -585,10 +585,14 @@ def test_github_annotations(tmp_path):
     assert f"::error file=bug.py,line={first},col={PERMUTE_COLUMN[first]}," \
            f"endLine={first},endColumn={PERMUTE_COLUMN[first] + 16}," \
            "title=RNN001 layout-mismatch::`permute` gives" in result.stdout
-    # A notebook's rows are cell rows, which GitHub would put on lines of the JSON: the
-    # annotation is on the file and the message says where.
-    assert lines[-1].startswith("::error file=notebook.ipynb,title=RNN001 layout-mismatch::"
-                                f"cell 8, line {BUG_ROW}, column {BUG_COL}: `permute` gives")
+    # GitHub shows an annotation on a line of the .ipynb file: it is the JSON line that holds
+    # the code, and the message still names the cell's own row and column.
+    note = re.fullmatch(r"::error file=notebook\.ipynb,line=(\d+),col=(\d+),endLine=\d+,"
+                        r"endColumn=\d+,title=RNN001 layout-mismatch::(.*)", lines[-1])
+    assert note, lines[-1]
+    assert note[3].startswith(f"cell 8, line {BUG_ROW}, column {BUG_COL}: `permute` gives")
+    json_line = (tmp_path / "notebook.ipynb").read_text().splitlines()[int(note[1]) - 1]
+    assert json_line[int(note[2]) - 1:].startswith("permute(0, 2, 1)")
 
 
 def test_statistics(tmp_path):
