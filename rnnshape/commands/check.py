@@ -7,8 +7,8 @@ from typing import Callable, Iterator, Optional
 from rnnshape.api import FixOptions
 from rnnshape.cache import Cache, open_cache
 from rnnshape.commands.common import (MACHINE_FORMATS, TEXT_FORMATS, ConfigError, config_from,
-                                      consoles, render, render_counts, report_target,
-                                      usage_error)
+                                      consoles, print_problems, render, render_counts,
+                                      report_target, usage_error)
 from rnnshape.config import Config
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source
@@ -103,11 +103,7 @@ def _report(args, config: Config, fmt: str, out: Terminal, err: Terminal) -> int
                 progress.clear()  # the counter's line is not left under other output
             if result.shapes:
                 out.print(result.shapes + "\n")
-            for warning in [] if args.quiet else result.warnings:
-                err.print(warning)
-            for error in result.errors:
-                errors.append(error)
-                err.print(str(error))
+            print_problems(result, errors, err, args.quiet)
             diagnostics.extend(result.diagnostics)
             paths.append(result.path)
             # checked files only: the summary counts the unreadable ones apart

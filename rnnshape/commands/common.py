@@ -127,3 +127,13 @@ def render_counts(out: Terminal, fmt: str, diagnostics: list[Diagnostic],
 
 __all__ = ["Config", "ConfigError", "MACHINE_FORMATS", "TEXT_FORMATS", "config_from", "consoles",
            "render", "render_counts", "report_target", "usage_error"]
+
+
+def print_problems(result, errors: list, err, quiet: bool) -> None:
+    """A file's warnings (not when quiet) and errors on stderr; errors are kept for the exit
+    code."""
+    for warning in [] if quiet else result.warnings:
+        err.print(warning)
+    for error in result.errors:
+        errors.append(error)
+        err.print(str(error))

@@ -7,8 +7,8 @@ from collections import Counter
 
 from rnnshape.api import FixOptions
 from rnnshape.commands.common import (MACHINE_FORMATS, TEXT_FORMATS, ConfigError, config_from,
-                                      consoles, render, render_counts, report_target,
-                                      usage_error)
+                                      consoles, print_problems, render, render_counts,
+                                      report_target, usage_error)
 from rnnshape.diagnostic import Diagnostic, FileError
 from rnnshape.files import decode_source, write_atomic
 from rnnshape.parallel import default_jobs
@@ -64,11 +64,7 @@ def _fix_files(args, job: FileJob, fmt: str, out: Terminal, err: Terminal, diff:
             progress.advance()
             if result.errors or (result.warnings and not args.quiet) or (diff and result.changed):
                 progress.clear()  # the counter's line is not left under other output
-            for warning in [] if args.quiet else result.warnings:
-                err.print(warning)
-            for error in result.errors:
-                errors.append(error)
-                err.print(str(error))
+            print_problems(result, errors, err, args.quiet)
             remaining.extend(result.diagnostics)
             paths.append(result.path)
             if not result.changed:
