@@ -130,8 +130,7 @@ def fixed_spec(spec: dict) -> dict:
 
 def _first_sentence(error: str) -> str:
     """torch's messages run on with advice; the verdict keeps what went wrong."""
-    head, dot, _ = error.partition(". ")
-    return head + "." if dot else error
+    return error.partition(". ")[0]
 
 
 def _predicted(planned, error: str) -> bool:

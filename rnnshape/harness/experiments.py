@@ -347,16 +347,20 @@ def cuda_target(device: str, available: bool) -> tuple[Optional[str], str]:
 
 
 def device(torch, ns, check, device, seed):
-    """The model on CUDA, each input there too but those the code leaves on the CPU."""
     target, why = cuda_target(device, torch.cuda.is_available())
     if target is None:
         return {"skipped": why}
-    run = check.get("run")
-    if run is None:
+    if check.get("run") is None:
         return {"skipped": check["why"]}
+    return on_device(torch, ns, check, target, seed)
+
+
+def on_device(torch, ns, check, target: str, seed):
+    """The model on ``target``, each input there too but those the code leaves on the CPU."""
+    run = check["run"]
     model = _build(torch, ns, run, seed, target).eval()
-    inputs, _ = _inputs(torch, model, run, seed, target)
-    inputs = [x.cpu() if i in check["cpu_args"] else x for i, x in enumerate(inputs)]
+    inputs, _ = _inputs(torch, model, run, seed, "cpu")
+    inputs = [x if i in check["cpu_args"] else x.to(target) for i, x in enumerate(inputs)]
     try:
         with torch.no_grad():
             model(*inputs)
