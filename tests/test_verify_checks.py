@@ -463,3 +463,49 @@ z = x.numpy()
 """)
     assert spec["run"] is None
     assert spec["why"] == "`.numpy()` on a device tensor is in code verify does not run"
+
+
+STATE_USED_IN_FORWARD = '''
+import torch
+import torch.nn as nn
+
+
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(8, 16)
+
+    def forward(self, x, h):
+        out, h = self.gru(x, h.contiguous())
+        return out, h
+
+
+model = LM()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+hidden = torch.zeros(1, 4, 16)
+for step in range(10):
+    out, hidden = model(torch.randn(5, 4, 8), hidden)
+    optimizer.zero_grad()
+    out.sum().backward()
+    optimizer.step()
+'''
+
+
+def test_rnn107_first_state_is_made_with_the_shape_the_file_gives_it(tmp_path):
+    # forward calls a method on the state: None would not do, zeros of (1, 4, 16) do
+    path = tmp_path / "lm.py"
+    path.write_text(STATE_USED_IN_FORWARD)
+    report = verify(str(path))
+    assert _verdicts(report) == [("RNN107", "reproduced")] and report.error is None
+    from rnnshape.api import analyze
+    from rnnshape.harness.bindings import Bindings
+    from rnnshape.harness.plan import collect_dims
+    for source, shapes in ((STATE_USED_IN_FORWARD, [1, 4, 16]),
+                           ((CASES / "rnn107_state_fed_back.py").read_text(),
+                            {"tuple": [[1, 4, 16], [1, 4, 16]]}),
+                           ((CASES / "rnn107_gru_no_fix.py").read_text(), None)):
+        analysis = analyze(source, "case.py")
+        [finding] = analysis.findings
+        spec, why = crash_checks.plan_feedback(finding, analysis,
+                                               Bindings(collect_dims(analysis, analysis.scope)))
+        assert (spec["state_arg"], spec["state_out"], spec["state_shapes"]) == (1, 1, shapes), why

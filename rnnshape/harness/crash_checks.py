@@ -14,7 +14,7 @@ import libcst as cst
 
 from rnnshape.harness.plan import build_expression, input_spec
 from rnnshape.shapes.facts import DeviceFree, StateFeedback, UnmovedInput
-from rnnshape.shapes.values import InstV
+from rnnshape.shapes.values import InstV, TensorV, TupleV
 
 NOT_CHECKABLE = "not checkable"
 CODES = {"RNN106", "RNN107"}
@@ -88,7 +88,20 @@ def plan_feedback(finding, analysis, bindings) -> tuple[Optional[dict], str]:
     run, why = _run(analysis, call, bindings, state, "feedback")
     if run is None:
         return None, why
-    return {"kind": "feedback", "run": run, "state_arg": state, "state_out": returned}, ""
+    return {"kind": "feedback", "run": run, "state_arg": state, "state_out": returned,
+            "state_shapes": _state_shapes(call.args[state], bindings)}, ""
+
+
+def _state_shapes(value, bindings):
+    """The first state as the file makes it: a shape, a list of shapes for a tuple, or None
+    (the file's ``None``, or a state whose shape is not known: every recurrent module takes
+    None as zeros)."""
+    if isinstance(value, TensorV):
+        return bindings.shape(value.shape.dims)
+    if isinstance(value, TupleV) and all(isinstance(v, TensorV) for v in value.items):
+        shapes = [bindings.shape(v.shape.dims) for v in value.items]
+        return None if any(s is None for s in shapes) else {"tuple": shapes}
+    return None
 
 
 def plan_device(finding, analysis, bindings) -> dict:

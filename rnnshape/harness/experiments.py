@@ -306,12 +306,17 @@ def feedback(torch, ns, check, device, seed):
     """Two training steps as the file's loop takes them: forward, a loss on every output, backward,
     an optimizer step, then again with the state the first forward returned (detached first
     when ``detach``, as the fix does).  The first state is None, which every recurrent module
-    takes as zeros.  Only the second step's backward is the mistake's to raise."""
+    takes as zeros, unless the file's own first state has a known shape: then zeros of it.
+    Only the second step's backward is the mistake's to raise."""
     run = check["run"]
     model = _build(torch, ns, run, seed, device).train()
     inputs, _ = _inputs(torch, model, run, seed, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    state = None
+    shapes = check.get("state_shapes")
+    if isinstance(shapes, dict):
+        state = tuple(torch.zeros(s, device=device) for s in shapes["tuple"])
+    else:
+        state = None if shapes is None else torch.zeros(shapes, device=device)
     for step in range(2):
         if check.get("detach"):
             state = _detached(torch, state)
