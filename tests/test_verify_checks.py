@@ -274,12 +274,6 @@ class Cell(nn.Module):
 '''
 
 
-def _namespace(source: str) -> dict:
-    ns: dict = {}
-    exec(compile(source, "<case>", "exec"), ns)
-    return ns
-
-
 def _feedback_check(detach: bool, build: str = "torch.nn.GRU(8, 16)") -> dict:
     return {"kind": "feedback", "detach": detach, "state_arg": 1, "state_out": 1,
             "run": {"id": "r", "build": build, "inputs": [{"shape": [5, 4, 8], "integer": False}]}}

@@ -167,7 +167,8 @@ def read_feedback(planned, result: dict) -> tuple[str, str]:
 
 def read_fixed_feedback(planned, result: dict) -> tuple[str, str]:
     if result.get("raised"):
-        return "not fixed", f"with the state detached, a training step still raised {result['raised']}"
+        return "not fixed", (f"with the state detached, a training step still raised "
+                             f"{result['raised']}")
     return "fixed", ("with the state detached at the top of each step, as the fix does, two "
                      "training steps run clean")
 
