@@ -58,7 +58,9 @@ def _outcome(report) -> list[str]:
 
 
 def _crashed(report) -> bool:
-    return any(not r["ok"] or r.get("loss_error") for r in report.runs) or bool(report.error)
+    # an experiment's run of the model counts too: RNN107's second training step, RNN106 on CUDA
+    return any(not r["ok"] or r.get("loss_error") for r in report.runs) or bool(report.error) \
+        or any(c.get("raised") for c in report.checks)
 
 
 def run_case(path: Path) -> dict:

@@ -1,6 +1,7 @@
 """Which experiment settles each silent finding, and what its result means.
 
-A crash settles itself (``verify._CRASHES``).  A silent mistake needs a question the run can
+A crash settles itself (``judge._CRASHES``); one that needs a second training step or a GPU has
+an experiment of its own (``crash_checks.py``).  A silent mistake needs a question the run can
 answer: which sample a time-step index reads (RNN005), whether both directions of a
 bidirectional module reach the head (RNN010), whether a one-layer module's dropout changes
 anything (RNN104), which (sample, step) each flattened logit row is scored against (RNN006).
@@ -15,11 +16,13 @@ from typing import Optional
 
 import libcst as cst
 
+from rnnshape.harness import crash_checks
 from rnnshape.harness.plan import batch_time_axes
 from rnnshape.shapes.facts import LayoutUse, ModuleInfo, StatePick, ViewCall
 from rnnshape.shapes.values import TensorV
 
 EXPERIMENT_CODES = {"RNN005", "RNN010", "RNN104"}
+STANDALONE_CODES = crash_checks.CODES  # an experiment that builds and runs the model itself
 # methods that only reorder or reshape: the only calls a flatten expression may make for the
 # harness to evaluate it outside the file's own (never executed) top-level code
 _RESHAPES = {"view", "reshape", "transpose", "permute", "contiguous", "flatten", "t", "size",
@@ -35,6 +38,7 @@ class Planned:
     spec: dict
     row: int
     standalone: bool = False  # evaluates the file's expression on tagged tensors: no model run
+    predicts: tuple = ()  # the exception text the finding predicts (lower case, any one)
 
 
 def in_function(module: cst.Module, positions, node) -> bool:
@@ -360,7 +364,8 @@ def _pairing(planned: Planned, result: dict) -> tuple[str, str]:
 
 
 _ORIGINAL = {"perturb": _perturb, "grad": _grad, "dropout": _dropout, "pairing": _pairing,
-             "index": _index}
+             "index": _index, "feedback": crash_checks.read_feedback,
+             "device": crash_checks.read_device}
 
 
 def plan_fixed_index(planned: Planned, original, fixed) -> Optional[Planned]:
@@ -402,7 +407,8 @@ def _fixed_same(planned: Planned, result: dict) -> tuple[str, str]:
 
 
 _FIXED = {"perturb": _fixed_perturb, "grad": _fixed_grad, "same": _fixed_same,
-          "index": _fixed_index}
+          "index": _fixed_index, "feedback": crash_checks.read_fixed_feedback,
+          "device": crash_checks.read_fixed_device}
 
 
 def is_pairing(finding) -> bool:

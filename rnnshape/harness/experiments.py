@@ -10,6 +10,8 @@ Each experiment answers one question about the model the file defines, on synthe
 - ``pairing``: after the file's flatten expressions, which (sample, step) does each row of the
   logits and of the targets come from?
 - ``index``: which (sample, step) positions does an index of the file pick?
+- ``feedback``: do two training steps run when the state the model returns is fed back in?
+- ``device``: does the model, moved to CUDA, run on a tensor made where the code makes it?
 """
 from __future__ import annotations
 
@@ -292,8 +294,88 @@ def index(torch, ns, check, device, seed):
             "steps": sorted({c % steps for c in codes})}
 
 
+def _detached(torch, value):
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_detached(torch, v) for v in value)
+    return value
+
+
+def feedback(torch, ns, check, device, seed):
+    """Two training steps as the file's loop takes them: forward, a loss on every output, backward,
+    an optimizer step, then again with the state the first forward returned (detached first
+    when ``detach``, as the fix does).  The first state is None, which every recurrent module
+    takes as zeros, unless the file's own first state has a known shape: then zeros of it.
+    Only the second step's backward is the mistake's to raise."""
+    run = check["run"]
+    model = _build(torch, ns, run, seed, device).train()
+    inputs, _ = _inputs(torch, model, run, seed, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    shapes = check.get("state_shapes")
+    if isinstance(shapes, dict):
+        state = tuple(torch.zeros(s, device=device) for s in shapes["tuple"])
+    else:
+        state = None if shapes is None else torch.zeros(shapes, device=device)
+    for step in range(2):
+        if check.get("detach"):
+            state = _detached(torch, state)
+        args = list(inputs)
+        args.insert(check["state_arg"], state)
+        output = model(*args)
+        out = check["state_out"]
+        state = output if out is None else output[out]
+        live = [t for t in tensors(torch, output) if t.is_floating_point() and t.requires_grad]
+        if not live:
+            return {"no_grad": True}
+        loss = sum(t.sum() for t in live)
+        optimizer.zero_grad()
+        if step == 0:
+            loss.backward()
+        else:
+            try:
+                loss.backward()
+            except RuntimeError as exc:
+                return {"steps": 1, "raised": first_line(exc)}
+        optimizer.step()
+    return {"steps": 2, "raised": None}
+
+
+def cuda_target(device: str, available: bool) -> tuple[Optional[str], str]:
+    """Where an RNN106 experiment runs (``device``: the one the child resolved from
+    ``--device``), or why it cannot run."""
+    if not available:
+        return None, "needs a CUDA device (this machine has none)"
+    if device != "cuda":
+        return None, "needs a CUDA device (run verify with --device cuda or auto)"
+    return "cuda", ""
+
+
+def device(torch, ns, check, device, seed):
+    target, why = cuda_target(device, torch.cuda.is_available())
+    if target is None:
+        return {"skipped": why}
+    if check.get("run") is None:
+        return {"skipped": check["why"]}
+    return on_device(torch, ns, check, target, seed)
+
+
+def on_device(torch, ns, check, target: str, seed):
+    """The model on ``target``, each input there too but those the code leaves on the CPU."""
+    run = check["run"]
+    model = _build(torch, ns, run, seed, target).eval()
+    inputs, _ = _inputs(torch, model, run, seed, "cpu")
+    inputs = [x if i in check["cpu_args"] else x.to(target) for i, x in enumerate(inputs)]
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        return {"device": target, "raised": first_line(exc)}
+    return {"device": target, "raised": None}
+
+
 KINDS = {"perturb": perturb, "grad": grad, "dropout": dropout, "pairing": pairing,
-         "index": index}
+         "index": index, "feedback": feedback, "device": device}
 
 
 def run_check(torch, namespaces, check, device, seed) -> dict:

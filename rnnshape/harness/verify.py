@@ -21,8 +21,9 @@ from rnnshape.files import read_source
 from rnnshape.harness import checks
 from rnnshape.harness.bindings import Bindings
 from rnnshape.harness.instrument import Instrument
-from rnnshape.harness.judge import (NOT_CHECKABLE, FindingVerdict, Planning, _row, _runs_for,
-                                    _static, judge_fixed, judge_original)
+from rnnshape.harness import crash_checks
+from rnnshape.harness.judge import (_CRASHES, NOT_CHECKABLE, FindingVerdict, Planning, _row,
+                                    _runs_for, _static, judge_fixed, judge_original)
 from rnnshape.harness.plan import Run, collect_dims, plan
 
 __all__ = ["FindingVerdict", "Report", "verify"]
@@ -98,6 +99,9 @@ def plan_checks(planning: Planning, analysis: Analysis, runs: list[Run], binding
             else:
                 planning.original[index] = checks.Planned(finding, spec, row, standalone=True)
             continue
+        if finding.code in crash_checks.CODES:
+            _plan_standalone(planning, index, finding, analysis, bindings, row, fixed)
+            continue
         if finding.code not in checks.EXPERIMENT_CODES:
             continue
         key = planning.probes.get(id(finding.node))
@@ -132,6 +136,26 @@ def plan_checks(planning: Planning, analysis: Analysis, runs: list[Run], binding
                                            planning.fixed_keys.get(index))
             if fixed_spec is not None:
                 planning.fixed[index] = checks.Planned(finding, fixed_spec, row)
+
+
+def _plan_standalone(planning: Planning, index: int, finding, analysis: Analysis,
+                     bindings: Bindings, row: int, fixed: Optional[Analysis]) -> None:
+    """RNN106/RNN107: an experiment that builds the model and runs it the way the mistake
+    needs (on CUDA; two training steps), on the original program and, with ``--fixed``, on the
+    fixed one."""
+    if finding.code == "RNN107":
+        spec, why = crash_checks.plan_feedback(finding, analysis, bindings)
+    else:
+        spec, why = crash_checks.plan_device(finding, analysis, bindings), ""
+    if spec is None:
+        planning.why_not[index] = f"{NOT_CHECKABLE} by running: {why}"
+        return
+    predicts = _CRASHES[finding.code]
+    planning.original[index] = checks.Planned(finding, spec, row, standalone=True,
+                                              predicts=predicts)
+    if fixed is not None:
+        planning.fixed[index] = checks.Planned(finding, crash_checks.fixed_spec(spec), row,
+                                               standalone=True, predicts=predicts)
 
 
 def run_child(spec: dict, timeout: float, workdir: str) -> dict:
