@@ -265,7 +265,8 @@ logits = head(state[-1])  # <- here
 class BidirectionalFinalState(Rule):
     code = "RNN010"
     name = "bidirectional-final-state"
-    summary = "h_n[-1] (or [0]) used as the summary of a bidirectional module: one direction only"
+    summary = ("One direction of a bidirectional module used as its summary (h_n[-1], out[:, -1]), "
+               "or its layer-0 rows handed to a decoder (h_n[:n_layers])")
     what = ("Finds a single slice of a bidirectional module's final state — `h_n[-1]`, `h_n[0]`, "
             "`h_n.squeeze(0)` — that is not concatenated with the other direction, and the "
             "output's last time step (`out[:, -1]`, `out[-1]`) taken as its summary, where the "
