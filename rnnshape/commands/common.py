@@ -83,35 +83,35 @@ def render(out, fmt: str, diagnostics: list[Diagnostic], errors: list[FileError]
            statistics: bool = False, files: Sequence[str] = ()) -> None:
     """Diagnostics in one of the output formats (the summary is the caller's).  ``files``:
     the paths the run looked at (``junit`` reports a clean one as a passing test)."""
-    # Imported here: each run needs one renderer, and a clean run none of them.
-    from rnnshape.report.github import render_github
-    from rnnshape.report.gitlab import render_gitlab
-    from rnnshape.report.json_report import (render_json, render_json_lines,
-                                             render_statistics_json, render_statistics_json_lines)
-    from rnnshape.report.junit import render_junit
-    from rnnshape.report.sarif import render_sarif
-    from rnnshape.report.text import render_concise, render_full, render_statistics
-
-    if fmt == "json":
-        # stdout must stay one JSON document, so the statistics replace the list, not follow it.
-        print(render_statistics_json(diagnostics) if statistics else render_json(diagnostics))
-    elif fmt == "json-lines":
-        sys.stdout.write(render_statistics_json_lines(diagnostics) if statistics
-                         else render_json_lines(diagnostics))
+    # Each renderer is imported in its branch: a run needs one of them (junit's XML library
+    # alone costs more than checking a small file).
+    if fmt in ("json", "json-lines"):
+        from rnnshape.report.json_report import (render_json, render_json_lines,
+                                                 render_statistics_json,
+                                                 render_statistics_json_lines)
+        if fmt == "json":
+            # stdout must stay one JSON document: the statistics replace the list
+            print(render_statistics_json(diagnostics) if statistics else render_json(diagnostics))
+        else:
+            sys.stdout.write(render_statistics_json_lines(diagnostics) if statistics
+                             else render_json_lines(diagnostics))
     elif fmt == "sarif":
+        from rnnshape.report.sarif import render_sarif
         print(render_sarif(diagnostics, all_rules(), errors=errors))
     elif fmt == "github":
+        from rnnshape.report.github import render_github
         sys.stdout.write(render_github(diagnostics))
     elif fmt == "gitlab":
+        from rnnshape.report.gitlab import render_gitlab
         print(render_gitlab(diagnostics))
     elif fmt == "junit":
+        from rnnshape.report.junit import render_junit
         print(render_junit(diagnostics, files, errors))
-    elif fmt == "concise":
-        render_concise(out, diagnostics)
     else:
-        render_full(out, diagnostics)
-    if statistics and fmt in TEXT_FORMATS:
-        render_statistics(out, diagnostics)
+        from rnnshape.report.text import render_concise, render_full, render_statistics
+        (render_concise if fmt == "concise" else render_full)(out, diagnostics)
+        if statistics:
+            render_statistics(out, diagnostics)
 
 
 def render_counts(out: Terminal, fmt: str, diagnostics: list[Diagnostic],
