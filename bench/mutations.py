@@ -408,7 +408,7 @@ def enclosing_function(node, tree: dict):
 def head_mutants(analysis, text: str, tree: dict):
     import libcst
 
-    from rnnshape.fixkit import argument
+    from rnnshape.syntax import argument
     from rnnshape.shapes.dims import Dim
     heads: dict[int, list] = {}  # one Linear may be fed in several runs, with other sizes
     for call in analysis.facts.layer_calls:

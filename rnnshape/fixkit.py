@@ -319,15 +319,16 @@ def set_keyword(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Cal
     return call.with_changes(args=args)
 
 
-def argument(call: cst.Call, index: int, keyword: str) -> Optional[cst.BaseExpression]:
-    """The value node of a call's argument, by keyword or position."""
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    if index < len(positional):
-        return positional[index].value
-    return None
+def loop_top(loop) -> Optional[cst.BaseStatement]:
+    """The first statement of a loop's indented body: where a fix puts what every pass must
+    do first."""
+    body = loop.body
+    return body.body[0] if isinstance(body, cst.IndentedBlock) and body.body else None
+
+
+def insert_before(stmt: cst.BaseStatement, code: str) -> dict:
+    """The change that puts the statement ``code`` just before ``stmt``."""
+    return {stmt: cst.FlattenSentinel([cst.parse_statement(code), stmt])}
 
 
 def doubled(node: cst.BaseExpression, text: str) -> str:

@@ -85,6 +85,17 @@ def int_value(node) -> Optional[int]:
     return None
 
 
+def argument(call: cst.Call, index: int, keyword: str) -> Optional[cst.BaseExpression]:
+    """The value node of a call's argument, by keyword or position."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if index < len(positional):
+        return positional[index].value
+    return None
+
+
 def whole_axis(part) -> bool:
     """``:`` in a subscript (a SubscriptElement or its slice): the whole axis."""
     if isinstance(part, cst.SubscriptElement):

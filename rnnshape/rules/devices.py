@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Optional
 
 import libcst as cst
@@ -14,6 +15,15 @@ from rnnshape.shapes.facts import DeviceFree, UnmovedInput
 _TAKES_DEVICE = ("zeros", "ones", "empty", "randn", "rand", "full", "randint", "tensor",
                  "as_tensor", "arange", "linspace", "eye")
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
+
+
+@dataclass(frozen=True)
+class MadeOnCpu:
+    """RNN106's finding on a tensor a model's method makes without ``device=``, and how the
+    program moves that model."""
+
+    made: DeviceFree
+    how: str
 
 
 class DeviceMismatch(Rule):
@@ -269,7 +279,7 @@ z = x.cpu().numpy()
                        f"CPU (no `device=`), but the program moves the model with `{move}`: "
                        f"on a GPU, `{ctx.one_line(made.use.func)}(...)` fails with tensors on "
                        "two devices")
-            yield self.finding(made.node, message, data=(made, how))
+            yield self.finding(made.node, message, data=MadeOnCpu(made, how))
         for unmoved in facts.unmoved_inputs:
             move = ".cuda()" if unmoved.move is None else f".to({unmoved.move})"
             moved = "the model's output it compares it with is on the device" if unmoved.loss \
@@ -289,8 +299,8 @@ z = x.cpu().numpy()
 
     def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
         data = finding.data
-        if isinstance(data, tuple):
-            return _device_keyword(data[0], data[1], fctx)
+        if isinstance(data, MadeOnCpu):
+            return _device_keyword(data.made, data.how, fctx)
         if isinstance(data, UnmovedInput):
             return _move_argument(data, fctx)
         node = finding.node

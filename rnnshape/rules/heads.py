@@ -5,9 +5,10 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.fixkit import SAFE, FixContext, Plan, argument, doubled
+from rnnshape.fixkit import SAFE, FixContext, Plan, doubled
 from rnnshape.rules.base import Context, Finding, Invalid, Rule
 from rnnshape.shapes.facts import LayerCall
+from rnnshape.syntax import argument
 
 
 class HeadSizeMismatch(Rule):

@@ -7,13 +7,13 @@ from typing import Optional
 
 import libcst as cst
 
-from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, argument, doubled
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, doubled
 from rnnshape.rules.base import Context, Finding, Invalid, Rule
 from rnnshape.shapes.axes import axes, layout_conflict
 from rnnshape.shapes.dims import Dim
 from rnnshape.shapes.facts import ModuleInfo, RecurrentCall, StatePick
 from rnnshape.shapes.values import TensorV, TupleV
-from rnnshape.syntax import int_value, whole_axis
+from rnnshape.syntax import argument, int_value, whole_axis
 
 
 def expected_state(call: RecurrentCall, cell: bool) -> Optional[list[Dim]]:

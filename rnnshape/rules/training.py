@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from rnnshape import torch_api as api
-from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan
+from rnnshape.fixkit import SAFE, UNSAFE, FixContext, Plan, insert_before, loop_top
 from rnnshape.rules.base import Context, Finding, Invalid, Rule
 from rnnshape.shapes.facts import ModuleInfo, StateFeedback, TrainLoop
 
@@ -140,16 +140,12 @@ def fit(model, optimizer, batches, epochs):
 
     def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
         loop: TrainLoop = finding.data
-        body = loop.loop.body
-        if not isinstance(body, cst.IndentedBlock) or not body.body:
-            return None
-        first = body.body[0]
+        first = loop_top(loop.loop)
         root = loop.receiver.split(".")[0].split("[")[0]
-        if not fctx.bound_at(root, first):
+        if first is None or not fctx.bound_at(root, first):
             return None  # the model is named in a helper the loop calls, not in the loop
-        new = cst.parse_statement(f"{loop.receiver}.train()\n")
         return Plan(SAFE, f"add `{loop.receiver}.train()` at the top of the loop",
-                    {first: cst.FlattenSentinel([new, first])})
+                    insert_before(first, f"{loop.receiver}.train()\n"))
 
 
 class StateNotDetached(Rule):
@@ -353,11 +349,8 @@ for step in range(100):
 
     def fix(self, finding: Finding, fctx: FixContext) -> Optional[Plan]:
         fed: StateFeedback = finding.data
-        body = fed.loop.body
-        if not isinstance(body, cst.IndentedBlock) or not body.body:
-            return None
-        first = body.body[0]
-        if fed.initial is None or not fctx.bound_at(fed.name, first):
+        first = loop_top(fed.loop)
+        if first is None or fed.initial is None or not fctx.bound_at(fed.name, first):
             return None  # on the first pass it holds no tensor (``None``) or is not seen here
         name = fed.name
         if fed.pair:
@@ -365,6 +358,4 @@ for step in range(100):
             text = f"{name} = tuple({item}.detach() for {item} in {name})\n"
         else:
             text = f"{name} = {name}.detach()\n"
-        new = cst.parse_statement(text)
-        return Plan(SAFE, f"detach `{name}` at the top of the loop",
-                    {first: cst.FlattenSentinel([new, first])})
+        return Plan(SAFE, f"detach `{name}` at the top of the loop", insert_before(first, text))

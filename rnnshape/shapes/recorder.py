@@ -179,7 +179,7 @@ class Recorder:
     def moved(self, model, how: str) -> None:
         """``model.to(device)``/``model.cuda()`` to a device that is not provably the CPU."""
         self._alive.append(model)
-        self._moved[id(model.info if isinstance(model, ModV) else model)] = how
+        self._moved[_model_key(model)] = how
         for cls_node in module_classes(model):
             self.facts.moved_classes.setdefault(cls_node, how)
 
@@ -187,19 +187,17 @@ class Recorder:
         """``nn.DataParallel(model)``: calls move their inputs to the model's devices."""
         if isinstance(model, (InstV, ModV)):
             self._alive.append(model)
-            self._scattering.add(id(model.info if isinstance(model, ModV) else model))
+            self._scattering.add(_model_key(model))
 
     def scattered(self, model) -> bool:
-        return id(model.info if isinstance(model, ModV) else model) in self._scattering
+        return _model_key(model) in self._scattering
 
     def moves(self) -> set:
         """How the program moves its models (``device``, ``cuda``, ...)."""
         return set(self._moved.values())
 
     def moved_how(self, model) -> Optional[str]:
-        if isinstance(model, ModV):
-            return self._moved.get(id(model.info))
-        return self._moved.get(id(model)) if isinstance(model, InstV) else None
+        return self._moved.get(_model_key(model)) if isinstance(model, (InstV, ModV)) else None
 
     def device_free(self, fact: DeviceFree) -> None:
         self._device_free.setdefault(id(fact.node), fact)
@@ -409,3 +407,9 @@ def _mentions(node, word: str) -> bool:
     finder = _NameFinder(word)
     node.visit(finder)
     return finder.found
+
+
+def _model_key(model) -> int:
+    """One key for a model however the code holds it: an nn module value shares its info
+    with every other value of the same construction."""
+    return id(model.info if isinstance(model, ModV) else model)

@@ -13,6 +13,7 @@ from rnnshape.shapes.interp.modules import CONTAINERS
 from rnnshape.shapes.interp.scope import Frame
 from rnnshape.shapes.recorder import may_record_graph
 from rnnshape.shapes.values import InstV, ListV, Lit, ModV, Ref, StateTupleV, TensorV, TupleV
+from rnnshape.syntax import argument
 
 # Tensors these make live on the CPU unless given ``device=``.
 CPU_CONSTRUCTORS = frozenset({"zeros", "ones", "empty", "randn", "rand", "full", "randint",
@@ -110,7 +111,7 @@ class Watch:
         if made is None or made[1] is not None or not isinstance(loss.input, TensorV) or \
                 not loss.input.on_device:
             return
-        target_node = argument_node(loss.node, 1, "target")
+        target_node = argument(loss.node, 1, "target")
         moves = self.recorder.moves()
         if target_node is None or len(moves) != 1:
             return
@@ -174,7 +175,7 @@ class Watch:
         """RNN011: the loss's target holds the positions a recurrent model was just fed."""
         if loss.loss.kind not in ("CrossEntropyLoss", "NLLLoss") or not self.model_inputs:
             return
-        target_node = argument_node(loss.node, 1, "target")
+        target_node = argument(loss.node, 1, "target")
         if target_node is None:
             return
         self._current_scope = frame.scope
@@ -246,11 +247,3 @@ def recurrent_modules(model: InstV, depth: int = 0):
                 return None
             found.extend(inner)
     return found
-
-
-def argument_node(call: cst.Call, index: int, keyword: str):
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    return positional[index].value if index < len(positional) else None
