@@ -67,12 +67,6 @@ def build_parser() -> Parser:
 
     check = sub.add_parser("check", help="report shape and layout mistakes", epilog=CHECK_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    check.add_argument("--output-format", choices=FORMATS, default=None,
-                       help="default: `output-format` from the configuration, else full")
-    check.add_argument("--select", help="comma-separated codes or prefixes to enable")
-    check.add_argument("--extend-select", help="codes or prefixes to enable on top of the selection")
-    check.add_argument("--ignore", help="comma-separated codes or prefixes to disable")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
     check.add_argument("--show-shapes", action="store_true",
                        help="print what the tracker sees at each recurrent call: the input's "
@@ -89,11 +83,6 @@ def build_parser() -> Parser:
 
     fix = sub.add_parser("fix", help="apply fixes, then report what remains", epilog=FIX_EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    fix.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    fix.add_argument("--output-format", choices=FORMATS, default=None)
-    fix.add_argument("--select", help="comma-separated codes or prefixes to fix and report")
-    fix.add_argument("--extend-select", help="codes or prefixes to enable on top of the selection")
-    fix.add_argument("--ignore", help="comma-separated codes or prefixes to leave alone")
     fix.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes")
     fix.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     fix.add_argument("--verified", action="store_true",
@@ -114,6 +103,13 @@ def build_parser() -> Parser:
     verify.add_argument("--output-format", choices=("full", "json"), default="full")
 
     for command in (check, fix):
+        command.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+        command.add_argument("--output-format", choices=FORMATS, default=None,
+                             help="default: `output-format` from the configuration, else full")
+        command.add_argument("--select", help="comma-separated codes or prefixes to enable")
+        command.add_argument("--extend-select",
+                             help="codes or prefixes to enable on top of the selection")
+        command.add_argument("--ignore", help="comma-separated codes or prefixes to disable")
         command.add_argument("--batch-first", action="store_true",
                              help="fix layout mismatches by switching modules to batch_first=True")
         command.add_argument("--exit-non-zero-on-fix", action="store_true",

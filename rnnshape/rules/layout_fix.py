@@ -147,16 +147,10 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
     # reading it (rewritten when the code read it at the data's time position); any other use
     # of dims 0/1 may have meant either layout, so a human looks.
     time_at = 1 if call.module.flag("batch_first") else 0
-    doubtful, rewritten = [], []
-    for use in _uses_of(fctx, call.module, call.node):
-        new = rewrite_use(use, fctx, time_at, fallback=False) if _here(fctx, use.node) else None
-        if new is None:
-            doubtful.append(use.node)
-        elif new:
-            if use.node in changes:
-                return None
-            changes[use.node] = new
-            rewritten.append((use.node, new))
+    followed = _follow_uses(_uses_of(fctx, call.module, call.node), fctx, time_at, False, changes)
+    if followed is None:
+        return None
+    rewritten, doubtful = followed
     message += "".join(f"; `{fctx.text(old)}` becomes `{fctx.text(new)}` "
                        f"({fctx.line_of(old)}) so it still reads one time step"
                        for old, new in rewritten)
@@ -164,6 +158,24 @@ def default_plan(data: LayoutData, fctx: FixContext) -> Optional[Plan]:
         return Plan(UNSAFE, message + f"; the output's layout changes: check "
                                       f"{_elsewhere(fctx, doubtful)}", changes)
     return Plan(SAFE, message, changes)
+
+
+def _follow_uses(uses, fctx: FixContext, time_at: int, fallback: bool,
+                 changes: dict) -> Optional[tuple[list, list]]:
+    """Add the rewrite of each use (see ``rewrite_use``) to ``changes``: (rewritten as
+    (old, new) pairs, doubtful nodes), or None when a use is itself being replaced.  A use in
+    another file of the run cannot be edited here: it is doubtful."""
+    rewritten, doubtful = [], []
+    for use in uses:
+        new = rewrite_use(use, fctx, time_at, fallback) if _here(fctx, use.node) else None
+        if new is None:
+            doubtful.append(use.node)
+        elif new:
+            if use.node in changes:
+                return None
+            changes[use.node] = new
+            rewritten.append((use.node, new))
+    return rewritten, doubtful
 
 
 def _crashes(call: RecurrentCall, roles) -> Optional[bool]:
@@ -204,16 +216,10 @@ def batch_first_plan(module: ModuleInfo, fctx: FixContext) -> Optional[Plan]:
     changes = {module.node: set_keyword(module.node, "batch_first", cst.Name("True"))}
     if not _reorder_inputs(module, fctx, changes):
         return None
-    doubtful = []
-    for use in _uses_of(fctx, module):
-        rewritten = rewrite_use(use, fctx, time_at=1, fallback=True) \
-            if _here(fctx, use.node) else None
-        if rewritten is None:
-            doubtful.append(use.node)
-        elif rewritten:
-            if use.node in changes:
-                return None
-            changes[use.node] = rewritten
+    followed = _follow_uses(_uses_of(fctx, module), fctx, 1, True, changes)
+    if followed is None:
+        return None
+    doubtful = followed[1]
     message = (f"set `batch_first=True` on `{module.label or module.kind}` and feed it "
                f"(batch, time, feature)")
     if doubtful:
