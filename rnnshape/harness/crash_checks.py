@@ -13,7 +13,8 @@ from typing import Optional, Union
 import libcst as cst
 
 from rnnshape.harness.plan import build_expression, input_spec
-from rnnshape.shapes.facts import DeviceFree, StateFeedback, UnmovedInput
+from rnnshape.rules.devices import MadeOnCpu
+from rnnshape.shapes.facts import StateFeedback, UnmovedInput
 from rnnshape.shapes.values import InstV, TensorV, TupleV
 
 NOT_CHECKABLE = "not checkable"
@@ -109,8 +110,8 @@ def plan_device(finding, analysis, bindings) -> dict:
     without a GPU the child says so first, whatever else stands in the way."""
     data = finding.data
     run, why, cpu_args = None, "", []
-    if isinstance(data, tuple) and isinstance(data[0], DeviceFree):
-        owner = data[0].owner
+    if isinstance(data, MadeOnCpu):
+        owner = data.made.owner
         calls = [c for c in analysis.facts.model_calls
                  if isinstance(c.callee, InstV) and id(c.callee.cls.node) == owner]
         why = "no call of the model with known input shapes"
